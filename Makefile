@@ -1,0 +1,68 @@
+# taper: `make -j2` builds build/taper, build/taper_tests and the benchmarks;
+# `make test` installs missing Debian packages, builds and runs the tests.
+# SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer into build-san/.
+
+CXX      ?= g++
+SAN      ?= 0
+BUILD    := $(if $(filter 1,$(SAN)),build-san,build)
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS   := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
+
+CXXFLAGS := -std=c++20 -O3 -march=native -fopenmp -Wall -Wextra -Wno-unknown-pragmas -I. $(BLAS_CFLAGS) -MMD -MP
+LDLIBS   := $(BLAS_LIBS) -fopenmp -lpthread
+ifeq ($(SAN),1)
+  CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+  LDLIBS   += -fsanitize=address,undefined
+endif
+
+# One-way layers: engine <- nn <- taper <- cli. Each later layer adds its folder here.
+LIB_SRC   := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp)
+CLI_SRC   := $(wildcard cli/*.cpp)
+TEST_SRC  := $(wildcard tests/*.cpp)
+BENCH_SRC := $(wildcard bench/*.cpp)
+
+obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC))
+BENCHES := $(patsubst bench/%.cpp,$(BUILD)/bench_%,$(BENCH_SRC))
+DEPS_STAMP := build/.deps-installed
+
+.PHONY: all test demo bench clean deps
+all: $(BUILD)/taper $(BUILD)/taper_tests $(BENCHES)
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): scripts/debian-packages.txt scripts/install-deps.sh
+	@scripts/install-deps.sh
+	@mkdir -p $(dir $@) && touch $@
+
+$(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libtaper.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/taper: $(call obj,$(CLI_SRC)) $(BUILD)/libtaper.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/taper_tests: $(call obj,$(TEST_SRC)) $(BUILD)/libtaper.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/bench_%: $(BUILD)/obj/bench/%.o $(BUILD)/libtaper.a
+	$(CXX) $(CXXFLAGS) $^ -o $@ $(LDLIBS)
+
+# The whole suite; doctest options pass through, e.g. make test ARGS='-tc=*conv*'.
+test: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory $(BUILD)/taper_tests $(BUILD)/taper
+	$(BUILD)/taper_tests $(ARGS)
+
+demo: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory $(BUILD)/taper
+	$(BUILD)/taper demo
+
+bench: $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,21 @@
+#include "cli/commands.h"
+
+namespace taper::cli {
+
+const std::vector<Command>& all_commands() {
+  static const std::vector<Command> commands = {
+      {"demo", "train a small CNN on a synthetic 4-class image problem (engine smoke run)", run_demo},
+  };
+  return commands;
+}
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: taper <command> [options]\n\n"
+               "Train-Once-for-All Personalization (TAPER, CVPR 2023), from scratch in C++.\n\n"
+               "commands:\n");
+  for (const auto& c : all_commands()) std::fprintf(out, "  %-12s %s\n", c.name, c.summary);
+  std::fprintf(out, "\n`taper <command> --help` explains a command's options.\n");
+}
+
+}  // namespace taper::cli

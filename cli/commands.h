@@ -1,0 +1,20 @@
+// The subcommands of build/taper.
+#pragma once
+
+#include <cstdio>
+#include <vector>
+
+namespace taper::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv);  // argv[0] is the command name
+};
+
+const std::vector<Command>& all_commands();
+void print_usage(std::FILE* out);
+
+int run_demo(int argc, char** argv);  // cli/demo.cpp
+
+}  // namespace taper::cli

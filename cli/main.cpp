@@ -1,0 +1,27 @@
+// build/taper: the single command-line entry point. Each subcommand lives
+// in its own file under cli/ and is listed in commands.cpp.
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  const std::string name = argc > 1 ? argv[1] : "--help";
+  if (name == "--help" || name == "-h" || name == "help") {
+    taper::cli::print_usage(stdout);
+    return 0;
+  }
+  for (const auto& c : taper::cli::all_commands()) {
+    if (name != c.name) continue;
+    try {
+      return c.run(argc - 1, argv + 1);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "taper %s: error: %s\n", c.name, e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "taper: unknown command '%s'\n\n", name.c_str());
+  taper::cli::print_usage(stderr);
+  return 2;
+}

@@ -1,0 +1,104 @@
+#include "engine/autograd.h"
+
+#include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/ops.h"
+
+namespace taper {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+}
+
+bool grad_enabled() { return g_grad_enabled; }
+
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+
+bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Tensor* t : inputs) {
+    if (t && t->defined() && t->requires_grad()) return true;
+  }
+  return false;
+}
+
+void attach_node(Tensor& out, std::shared_ptr<Node> node) {
+  out.impl()->requires_grad = true;
+  out.impl()->grad_fn = std::move(node);
+}
+
+namespace {
+
+// Tensors reachable from root through grad_fn edges, each after every tensor
+// that consumes it (reverse topological order). Iterative so that deep
+// networks cannot overflow the stack.
+std::vector<TensorImpl*> reverse_topological_order(TensorImpl* root) {
+  std::vector<TensorImpl*> post_order;
+  std::unordered_set<TensorImpl*> visited;
+  std::vector<std::pair<TensorImpl*, size_t>> stack{{root, 0}};
+  visited.insert(root);
+  while (!stack.empty()) {
+    auto& [t, next_input] = stack.back();
+    const auto& node = t->grad_fn;
+    if (node && next_input < node->inputs.size()) {
+      TensorImpl* child = node->inputs[next_input++].impl();
+      if (child && child->grad_fn && visited.insert(child).second) stack.push_back({child, 0});
+      continue;
+    }
+    post_order.push_back(t);
+    stack.pop_back();
+  }
+  return {post_order.rbegin(), post_order.rend()};
+}
+
+void accumulate(Tensor& slot, const Tensor& g) {
+  if (!slot.defined()) {
+    slot = g.clone();
+  } else {
+    add_inplace(slot, g);
+  }
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& seed) {
+  check_arg(root.requires_grad(), "backward", "tensor does not require grad and has no grad_fn");
+  check_arg(seed.shape() == root.shape(), "backward",
+            "seed gradient shape " + seed.shape().str() + " != output shape " + root.shape().str());
+  NoGradGuard no_grad;  // backward functions are not themselves recorded
+  std::unordered_map<TensorImpl*, Tensor> pending;
+  pending[root.impl()] = seed;
+  if (!root.grad_fn()) {  // backward on a leaf: just accumulate
+    Tensor g = root.grad();
+    accumulate(g, seed);
+    const_cast<Tensor&>(root).set_grad(g);
+    return;
+  }
+  for (TensorImpl* t : reverse_topological_order(root.impl())) {
+    auto it = pending.find(t);
+    if (it == pending.end()) continue;
+    Tensor grad_out = std::move(it->second);
+    pending.erase(it);
+    Node& node = *t->grad_fn;
+    std::vector<Tensor> grads = node.backward(grad_out);
+    if (grads.size() != node.inputs.size()) {
+      throw std::logic_error(std::string(node.name()) + ": backward returned wrong gradient count");
+    }
+    for (size_t i = 0; i < grads.size(); ++i) {
+      Tensor& input = node.inputs[i];
+      if (!grads[i].defined() || !input.defined() || !input.requires_grad()) continue;
+      if (input.grad_fn()) {
+        accumulate(pending[input.impl()], grads[i]);
+      } else {
+        Tensor g = input.grad();
+        accumulate(g, grads[i]);
+        input.set_grad(g);
+      }
+    }
+  }
+}
+
+}  // namespace taper

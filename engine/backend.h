@@ -1,0 +1,106 @@
+// The kernel interface every device implements. Ops (engine/ops/) own the
+// autograd logic and shape checks, allocate outputs, and call these kernels
+// on the backend of their inputs' device; a backend only computes.
+//
+// The CPU backend lives in engine/cpu/, one file per kernel family. A new
+// device adds a subclass and registers it in backend.cpp.
+#pragma once
+
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace taper {
+
+// Geometry of a 2-d convolution or pooling window over NCHW tensors.
+struct Window2d {
+  int64_t n = 0, c_in = 0, h_in = 0, w_in = 0;  // input
+  int64_t c_out = 0, h_out = 0, w_out = 0;      // output (c_out = c_in for pooling)
+  int64_t kh = 1, kw = 1, stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0;
+};
+
+struct SgdHyper {
+  float lr = 0.1f, momentum = 0.0f, dampening = 0.0f, weight_decay = 0.0f;
+  bool nesterov = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // Element-wise (elementwise.cpp). All tensors have equal numel.
+  virtual void fill(Tensor& out, float value) = 0;
+  virtual void copy(Tensor& dst, const Tensor& src) = 0;  // raw bytes
+  virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  virtual void axpy(float alpha, const Tensor& x, Tensor& y) = 0;  // y += alpha * x
+  virtual void scale(const Tensor& x, float s, Tensor& out) = 0;
+  virtual void relu(const Tensor& x, Tensor& out) = 0;
+  // grad_in = grad_out where out > 0, else 0.
+  virtual void relu_backward(const Tensor& out, const Tensor& grad_out, Tensor& grad_in) = 0;
+
+  // C = alpha * op(A) op(B) + beta * C for 2-d tensors (gemm.cpp).
+  virtual void gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+                    Tensor& c) = 0;
+  virtual void add_row_vector(Tensor& x, const Tensor& v) = 0;           // x[i, :] += v
+  virtual void sum_rows(const Tensor& x, Tensor& out, float beta) = 0;  // out = beta*out + sum_i x[i, :]
+
+  // Convolution (conv2d.cpp). bias and grad_bias may be undefined.
+  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
+                              const Window2d& g) = 0;
+  virtual void conv2d_backward_data(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Window2d& g) = 0;
+  virtual void conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, Tensor& grad_w, Tensor& grad_bias,
+                                      const Window2d& g) = 0;
+
+  // Batch norm over (N, C, S) with S = H*W (1 for 1-d) (batch_norm.cpp).
+  // Training saves the batch mean and 1/sqrt(var+eps) and updates the
+  // running statistics with the unbiased variance, as PyTorch does.
+  virtual void batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+                                Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
+                                float momentum, float eps) = 0;
+  virtual void batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+                               const Tensor& running_mean, const Tensor& running_var, float eps) = 0;
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                                   const Tensor& save_mean, const Tensor& save_invstd, Tensor& grad_x,
+                                   Tensor& grad_gamma, Tensor& grad_beta) = 0;
+  // Evaluation mode is a per-channel affine map; its backward has no terms
+  // through the (fixed) statistics.
+  virtual void batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                                        const Tensor& running_mean, const Tensor& running_var, float eps,
+                                        Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) = 0;
+
+  // Pooling (pool.cpp). argmax holds the flat input index within each plane.
+  virtual void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Window2d& g) = 0;
+  virtual void max_pool2d_backward(const Tensor& grad_y, const Tensor& argmax, Tensor& grad_x,
+                                   const Window2d& g) = 0;
+  virtual void global_avg_pool_forward(const Tensor& x, Tensor& y) = 0;
+  virtual void global_avg_pool_backward(const Tensor& grad_y, Tensor& grad_x) = 0;
+
+  // Row-wise softmax and cross-entropy over [N, C] (softmax.cpp).
+  virtual void softmax(const Tensor& x, Tensor& y, bool log) = 0;
+  virtual void softmax_backward(const Tensor& y, const Tensor& grad_y, Tensor& grad_x, bool log) = 0;
+  // loss = mean_i -log p[i, label_i]; also returns the probabilities.
+  virtual void cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor& loss) = 0;
+  virtual void cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& grad_loss,
+                                      Tensor& grad_logits) = 0;
+
+  // Column gather over [N, C] with I64 indices (gather.cpp).
+  virtual void gather_columns(const Tensor& x, const Tensor& index, Tensor& y) = 0;
+  virtual void gather_columns_backward(const Tensor& grad_y, const Tensor& index, Tensor& grad_x) = 0;
+
+  // Basis mixing out = sum_q alpha[q] * bases[q] (mix.cpp).
+  virtual void mix(const Tensor& alpha, const std::vector<Tensor>& bases, Tensor& out) = 0;
+  // grad_alpha[q] = <grad_out, bases[q]>; grad_bases[q] = alpha[q] * grad_out
+  // (entries of grad_bases left undefined are skipped).
+  virtual void mix_backward(const Tensor& alpha, const std::vector<Tensor>& bases, const Tensor& grad_out,
+                            Tensor& grad_alpha, std::vector<Tensor>& grad_bases) = 0;
+
+  // One SGD update in place (sgd.cpp); momentum_buf is used when momentum > 0.
+  virtual void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buf, bool first_step,
+                        const SgdHyper& h) = 0;
+};
+
+// The backend that computes on tensors of this device; throws when the
+// device's backend is not in this build.
+Backend& backend_for(Device device);
+
+}  // namespace taper

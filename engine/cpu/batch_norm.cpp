@@ -1,0 +1,125 @@
+// Batch norm over x viewed as [N, C, S]. Each channel is reduced by one
+// thread in a fixed order (double accumulators), so results do not depend
+// on the thread count.
+#include <cmath>
+
+#include "engine/cpu/cpu_backend.h"
+
+namespace taper {
+
+namespace {
+struct Layout {
+  int64_t n, c, s;
+};
+Layout layout(const Tensor& x) { return {x.size(0), x.size(1), x.ndim() == 4 ? x.size(2) * x.size(3) : 1}; }
+}  // namespace
+
+void CpuBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+                                  Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
+                                  Tensor& running_var, float momentum, float eps) {
+  const auto [n, c, s] = layout(x);
+  const int64_t count = n * s;
+  const float *px = x.f32(), *pg = gamma.f32(), *pb = beta.f32();
+  float *py = y.f32(), *pm = save_mean.f32(), *pi = save_invstd.f32();
+  float *rm = running_mean.f32(), *rv = running_var.f32();
+#pragma omp parallel for schedule(static)
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double sum = 0.0;
+    for (int64_t b = 0; b < n; ++b) {
+      const float* p = px + (b * c + ch) * s;
+      for (int64_t k = 0; k < s; ++k) sum += p[k];
+    }
+    const double mean = sum / count;
+    double sq = 0.0;
+    for (int64_t b = 0; b < n; ++b) {
+      const float* p = px + (b * c + ch) * s;
+      for (int64_t k = 0; k < s; ++k) sq += (p[k] - mean) * (p[k] - mean);
+    }
+    const double var = sq / count;
+    const float invstd = static_cast<float>(1.0 / std::sqrt(var + eps));
+    pm[ch] = static_cast<float>(mean);
+    pi[ch] = invstd;
+    const float a = pg[ch] * invstd, shift = pb[ch] - static_cast<float>(mean) * a;
+    for (int64_t b = 0; b < n; ++b) {
+      const float* p = px + (b * c + ch) * s;
+      float* q = py + (b * c + ch) * s;
+      for (int64_t k = 0; k < s; ++k) q[k] = p[k] * a + shift;
+    }
+    const double unbiased = count > 1 ? var * count / (count - 1) : var;
+    rm[ch] = static_cast<float>((1.0 - momentum) * rm[ch] + momentum * mean);
+    rv[ch] = static_cast<float>((1.0 - momentum) * rv[ch] + momentum * unbiased);
+  }
+}
+
+void CpuBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+                                 const Tensor& running_mean, const Tensor& running_var, float eps) {
+  const auto [n, c, s] = layout(x);
+  const float *px = x.f32(), *pg = gamma.f32(), *pb = beta.f32();
+  const float *rm = running_mean.f32(), *rv = running_var.f32();
+  float* py = y.f32();
+#pragma omp parallel for collapse(2) schedule(static) if (n * c * s > kParallelGrain)
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const float a = pg[ch] / std::sqrt(rv[ch] + eps), shift = pb[ch] - rm[ch] * a;
+      const float* p = px + (b * c + ch) * s;
+      float* q = py + (b * c + ch) * s;
+      for (int64_t k = 0; k < s; ++k) q[k] = p[k] * a + shift;
+    }
+  }
+}
+
+// With xhat = (x - mean) * invstd and M = N*S:
+//   dbeta = sum dy, dgamma = sum dy * xhat,
+//   training:   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma)
+//   evaluation: dx = gamma * invstd * dy (the statistics are constants).
+static void batch_norm_backward_channel(const float* px, const float* pgy, float* pgx, Layout l, int64_t ch,
+                                        float gamma, float mean, float invstd, bool batch_stats, float* dgamma_out,
+                                        float* dbeta_out) {
+  const auto [n, c, s] = l;
+  double dbeta = 0.0, dgamma = 0.0;
+  for (int64_t b = 0; b < n; ++b) {
+    const float *p = px + (b * c + ch) * s, *g = pgy + (b * c + ch) * s;
+    for (int64_t k = 0; k < s; ++k) {
+      dbeta += g[k];
+      dgamma += g[k] * (p[k] - mean) * invstd;
+    }
+  }
+  *dbeta_out = static_cast<float>(dbeta);
+  *dgamma_out = static_cast<float>(dgamma);
+  const double count = static_cast<double>(n * s);
+  const float a = gamma * invstd;
+  const float mb = batch_stats ? static_cast<float>(dbeta / count) : 0.0f;
+  const float mg = batch_stats ? static_cast<float>(dgamma / count) : 0.0f;
+  for (int64_t b = 0; b < n; ++b) {
+    const float *p = px + (b * c + ch) * s, *g = pgy + (b * c + ch) * s;
+    float* q = pgx + (b * c + ch) * s;
+    for (int64_t k = 0; k < s; ++k) q[k] = a * (g[k] - mb - (p[k] - mean) * invstd * mg);
+  }
+}
+
+void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                                     const Tensor& save_mean, const Tensor& save_invstd, Tensor& grad_x,
+                                     Tensor& grad_gamma, Tensor& grad_beta) {
+  const Layout l = layout(x);
+  const float *pg = gamma.f32(), *pm = save_mean.f32(), *pi = save_invstd.f32();
+#pragma omp parallel for schedule(static)
+  for (int64_t ch = 0; ch < l.c; ++ch) {
+    batch_norm_backward_channel(x.f32(), grad_y.f32(), grad_x.f32(), l, ch, pg[ch], pm[ch], pi[ch], true,
+                                grad_gamma.f32() + ch, grad_beta.f32() + ch);
+  }
+}
+
+void CpuBackend::batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                                          const Tensor& running_mean, const Tensor& running_var, float eps,
+                                          Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) {
+  const Layout l = layout(x);
+  const float *pg = gamma.f32(), *rm = running_mean.f32(), *rv = running_var.f32();
+#pragma omp parallel for schedule(static)
+  for (int64_t ch = 0; ch < l.c; ++ch) {
+    const float invstd = 1.0f / std::sqrt(rv[ch] + eps);
+    batch_norm_backward_channel(x.f32(), grad_y.f32(), grad_x.f32(), l, ch, pg[ch], rm[ch], invstd, false,
+                                grad_gamma.f32() + ch, grad_beta.f32() + ch);
+  }
+}
+
+}  // namespace taper

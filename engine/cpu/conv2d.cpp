@@ -1,0 +1,159 @@
+// Convolution as im2col + one OpenBLAS GEMM per chunk of images.
+//
+// For a chunk of B images the column matrix is [Cin*KH*KW, B*HO*WO], so one
+// GEMM covers the whole chunk: small late-stage feature maps (4x4) still
+// give the BLAS a wide matrix. Chunks bound the column buffer's memory.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include <cblas.h>
+
+#include "engine/cpu/cpu_backend.h"
+
+namespace taper {
+
+namespace {
+
+// Column buffers stay under this many floats (64 MB).
+constexpr int64_t kColumnBudget = int64_t{16} << 20;
+
+struct Chunking {
+  int64_t rows, plane, images;  // rows = Cin*KH*KW, plane = HO*WO, images per chunk
+};
+
+Chunking chunking(const Window2d& g) {
+  Chunking c{g.c_in * g.kh * g.kw, g.h_out * g.w_out, 1};
+  c.images = std::clamp<int64_t>(kColumnBudget / std::max<int64_t>(1, c.rows * c.plane), 1, g.n);
+  return c;
+}
+
+// col[(c, i, j), b*plane + oh*WO + ow] = x[n0+b, c, oh*s - p + i, ow*s - p + j] (0 outside).
+void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window2d& g) {
+  const int64_t rows = g.c_in * g.kh * g.kw, plane = g.h_out * g.w_out, width = images * plane;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t c = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
+    for (int64_t b = 0; b < images; ++b) {
+      const float* src = x + ((n0 + b) * g.c_in + c) * g.h_in * g.w_in;
+      float* dst = col + r * width + b * plane;
+      for (int64_t oh = 0; oh < g.h_out; ++oh) {
+        const int64_t ih = oh * g.stride_h - g.pad_h + i;
+        float* out = dst + oh * g.w_out;
+        if (ih < 0 || ih >= g.h_in) {
+          std::memset(out, 0, g.w_out * sizeof(float));
+          continue;
+        }
+        const float* row = src + ih * g.w_in;
+        for (int64_t ow = 0; ow < g.w_out; ++ow) {
+          const int64_t iw = ow * g.stride_w - g.pad_w + j;
+          out[ow] = (iw >= 0 && iw < g.w_in) ? row[iw] : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: grad_x += scatter(col). Parallel over input
+// channels, so no two threads write the same element.
+void col2im(const float* col, float* grad_x, int64_t n0, int64_t images, const Window2d& g) {
+  const int64_t plane = g.h_out * g.w_out, width = images * plane;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < g.c_in; ++c) {
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const float* src = col + ((c * g.kh + i) * g.kw + j) * width;
+        for (int64_t b = 0; b < images; ++b) {
+          float* dst = grad_x + ((n0 + b) * g.c_in + c) * g.h_in * g.w_in;
+          for (int64_t oh = 0; oh < g.h_out; ++oh) {
+            const int64_t ih = oh * g.stride_h - g.pad_h + i;
+            if (ih < 0 || ih >= g.h_in) continue;
+            const float* in = src + b * plane + oh * g.w_out;
+            float* row = dst + ih * g.w_in;
+            for (int64_t ow = 0; ow < g.w_out; ++ow) {
+              const int64_t iw = ow * g.stride_w - g.pad_w + j;
+              if (iw >= 0 && iw < g.w_in) row[iw] += in[ow];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Between NCHW [images, Cout, plane] and GEMM layout [Cout, images*plane].
+void nchw_to_gemm(const float* y, float* m, int64_t n0, int64_t images, int64_t c_out, int64_t plane) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t co = 0; co < c_out; ++co) {
+    for (int64_t b = 0; b < images; ++b) {
+      std::memcpy(m + (co * images + b) * plane, y + ((n0 + b) * c_out + co) * plane, plane * sizeof(float));
+    }
+  }
+}
+
+void gemm_to_nchw(const float* m, float* y, const float* bias, int64_t n0, int64_t images, int64_t c_out,
+                  int64_t plane) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < images; ++b) {
+    for (int64_t co = 0; co < c_out; ++co) {
+      const float* src = m + (co * images + b) * plane;
+      float* dst = y + ((n0 + b) * c_out + co) * plane;
+      const float add = bias ? bias[co] : 0.0f;
+      for (int64_t p = 0; p < plane; ++p) dst[p] = src[p] + add;
+    }
+  }
+}
+
+}  // namespace
+
+void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
+                                const Window2d& g) {
+  const Chunking ch = chunking(g);
+  std::vector<float> col(ch.rows * ch.plane * ch.images), out(g.c_out * ch.plane * ch.images);
+  const float* pb = bias.defined() ? bias.f32() : nullptr;
+  for (int64_t n0 = 0; n0 < g.n; n0 += ch.images) {
+    const int64_t images = std::min(ch.images, g.n - n0), width = images * ch.plane;
+    im2col(x.f32(), col.data(), n0, images, g);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.c_out, width, ch.rows, 1.0f, w.f32(), ch.rows,
+                col.data(), width, 0.0f, out.data(), width);
+    gemm_to_nchw(out.data(), y.f32(), pb, n0, images, g.c_out, ch.plane);
+  }
+}
+
+void CpuBackend::conv2d_backward_data(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Window2d& g) {
+  const Chunking ch = chunking(g);
+  std::vector<float> col(ch.rows * ch.plane * ch.images), gy(g.c_out * ch.plane * ch.images);
+  fill(grad_x, 0.0f);
+  for (int64_t n0 = 0; n0 < g.n; n0 += ch.images) {
+    const int64_t images = std::min(ch.images, g.n - n0), width = images * ch.plane;
+    nchw_to_gemm(grad_y.f32(), gy.data(), n0, images, g.c_out, ch.plane);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ch.rows, width, g.c_out, 1.0f, w.f32(), ch.rows,
+                gy.data(), width, 0.0f, col.data(), width);
+    col2im(col.data(), grad_x.f32(), n0, images, g);
+  }
+}
+
+void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, Tensor& grad_w, Tensor& grad_bias,
+                                        const Window2d& g) {
+  const Chunking ch = chunking(g);
+  std::vector<float> col(ch.rows * ch.plane * ch.images), gy(g.c_out * ch.plane * ch.images);
+  if (grad_bias.defined()) fill(grad_bias, 0.0f);
+  for (int64_t n0 = 0; n0 < g.n; n0 += ch.images) {
+    const int64_t images = std::min(ch.images, g.n - n0), width = images * ch.plane;
+    im2col(x.f32(), col.data(), n0, images, g);
+    nchw_to_gemm(grad_y.f32(), gy.data(), n0, images, g.c_out, ch.plane);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.c_out, ch.rows, width, 1.0f, gy.data(), width,
+                col.data(), width, n0 == 0 ? 0.0f : 1.0f, grad_w.f32(), ch.rows);
+    if (grad_bias.defined()) {
+      float* gb = grad_bias.f32();
+#pragma omp parallel for schedule(static)
+      for (int64_t co = 0; co < g.c_out; ++co) {
+        double s = 0.0;
+        for (int64_t k = 0; k < width; ++k) s += gy[co * width + k];
+        gb[co] += static_cast<float>(s);
+      }
+    }
+  }
+}
+
+}  // namespace taper

@@ -1,0 +1,56 @@
+#include <cstring>
+
+#include "engine/cpu/cpu_backend.h"
+
+namespace taper {
+
+void CpuBackend::fill(Tensor& out, float value) {
+  float* o = out.f32();
+  const int64_t n = out.numel();
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) o[i] = value;
+}
+
+void CpuBackend::copy(Tensor& dst, const Tensor& src) { std::memcpy(dst.data_ptr(), src.data_ptr(), src.nbytes()); }
+
+void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
+  const float *pa = a.f32(), *pb = b.f32();
+  float* o = out.f32();
+  const int64_t n = out.numel();
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) o[i] = pa[i] + pb[i];
+}
+
+void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
+  const float* px = x.f32();
+  float* py = y.f32();
+  const int64_t n = y.numel();
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) py[i] += alpha * px[i];
+}
+
+void CpuBackend::scale(const Tensor& x, float s, Tensor& out) {
+  const float* px = x.f32();
+  float* o = out.f32();
+  const int64_t n = out.numel();
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) o[i] = s * px[i];
+}
+
+void CpuBackend::relu(const Tensor& x, Tensor& out) {
+  const float* px = x.f32();
+  float* o = out.f32();
+  const int64_t n = out.numel();
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) o[i] = px[i] > 0.0f ? px[i] : 0.0f;
+}
+
+void CpuBackend::relu_backward(const Tensor& out, const Tensor& grad_out, Tensor& grad_in) {
+  const float *po = out.f32(), *g = grad_out.f32();
+  float* gi = grad_in.f32();
+  const int64_t n = grad_in.numel();
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) gi[i] = po[i] > 0.0f ? g[i] : 0.0f;
+}
+
+}  // namespace taper

@@ -1,0 +1,39 @@
+#include <cblas.h>
+
+#include "engine/cpu/cpu_backend.h"
+
+namespace taper {
+
+void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+                      Tensor& c) {
+  const int m = static_cast<int>(c.size(0)), n = static_cast<int>(c.size(1));
+  const int k = static_cast<int>(trans_a ? a.size(0) : a.size(1));
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+              alpha, a.f32(), static_cast<int>(a.size(1)), b.f32(), static_cast<int>(b.size(1)), beta, c.f32(), n);
+}
+
+void CpuBackend::add_row_vector(Tensor& x, const Tensor& v) {
+  const int64_t rows = x.size(0), cols = x.size(1);
+  float* px = x.f32();
+  const float* pv = v.f32();
+#pragma omp parallel for if (rows * cols > kParallelGrain)
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) px[i * cols + j] += pv[j];
+  }
+}
+
+void CpuBackend::sum_rows(const Tensor& x, Tensor& out, float beta) {
+  const int64_t rows = x.size(0), cols = x.size(1);
+  const float* px = x.f32();
+  float* po = out.f32();
+  // Column-parallel: each output sums its rows in a fixed order, so the
+  // result does not depend on the thread count.
+#pragma omp parallel for if (rows * cols > kParallelGrain)
+  for (int64_t j = 0; j < cols; ++j) {
+    double s = 0.0;
+    for (int64_t i = 0; i < rows; ++i) s += px[i * cols + j];
+    po[j] = beta * po[j] + static_cast<float>(s);
+  }
+}
+
+}  // namespace taper

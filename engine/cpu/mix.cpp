@@ -1,0 +1,62 @@
+// Basis mixing, equation (1): out = sum_q alpha[q] * V_q. Memory-bound, so
+// it streams every basis once in cache-sized blocks.
+#include <algorithm>
+#include <vector>
+
+#include "engine/cpu/cpu_backend.h"
+
+namespace taper {
+
+namespace {
+constexpr int64_t kBlock = 4096;  // floats per block: 16 KB a basis, fits L1/L2
+}
+
+void CpuBackend::mix(const Tensor& alpha, const std::vector<Tensor>& bases, Tensor& out) {
+  const float* a = alpha.f32();
+  const int64_t n = out.numel(), q_count = static_cast<int64_t>(bases.size());
+  float* o = out.f32();
+#pragma omp parallel for schedule(static) if (n * q_count > kParallelGrain)
+  for (int64_t start = 0; start < n; start += kBlock) {
+    const int64_t end = std::min(n, start + kBlock);
+    const float* v0 = bases[0].f32();
+    for (int64_t i = start; i < end; ++i) o[i] = a[0] * v0[i];
+    for (int64_t q = 1; q < q_count; ++q) {
+      const float* v = bases[q].f32();
+      const float aq = a[q];
+      for (int64_t i = start; i < end; ++i) o[i] += aq * v[i];
+    }
+  }
+}
+
+void CpuBackend::mix_backward(const Tensor& alpha, const std::vector<Tensor>& bases, const Tensor& grad_out,
+                              Tensor& grad_alpha, std::vector<Tensor>& grad_bases) {
+  const float* a = alpha.f32();
+  const float* g = grad_out.f32();
+  const int64_t n = grad_out.numel(), q_count = static_cast<int64_t>(bases.size());
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  // Per-block partial dot products, summed in block order afterwards: the
+  // same result for any thread count.
+  std::vector<double> partial(blocks * q_count, 0.0);
+#pragma omp parallel for schedule(static) if (n * q_count > kParallelGrain)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t start = b * kBlock, end = std::min(n, start + kBlock);
+    for (int64_t q = 0; q < q_count; ++q) {
+      const float* v = bases[q].f32();
+      double s = 0.0;
+      for (int64_t i = start; i < end; ++i) s += static_cast<double>(g[i]) * v[i];
+      partial[b * q_count + q] = s;
+      if (grad_bases[q].defined()) {
+        float* gv = grad_bases[q].f32();
+        for (int64_t i = start; i < end; ++i) gv[i] = a[q] * g[i];
+      }
+    }
+  }
+  float* ga = grad_alpha.f32();
+  for (int64_t q = 0; q < q_count; ++q) {
+    double s = 0.0;
+    for (int64_t b = 0; b < blocks; ++b) s += partial[b * q_count + q];
+    ga[q] = static_cast<float>(s);
+  }
+}
+
+}  // namespace taper

@@ -1,0 +1,65 @@
+// The differentiable operations. Each takes and returns Tensors on one
+// device, checks its arguments (std::invalid_argument naming the op and the
+// offending shape), records an autograd node when an input requires grad,
+// and runs on the backend of its inputs' device. One file per op family in
+// engine/ops/.
+#pragma once
+
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace taper {
+
+// ---- linear algebra (ops/linear.cpp) ----
+Tensor matmul(const Tensor& a, const Tensor& b);  // [M,K] x [K,N] -> [M,N]
+// x [N, in], weight [out, in] (PyTorch's layout), bias [out] or undefined.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
+// ---- convolution (ops/conv2d.cpp) ----
+struct Conv2dOptions {
+  int stride = 1;
+  int padding = 0;
+};
+// x [N, Cin, H, W], weight [Cout, Cin, KH, KW], bias [Cout] or undefined.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions options = {});
+
+// ---- batch norm (ops/batch_norm.cpp) ----
+// x is [N, C] (1-d) or [N, C, H, W] (2-d). In training, normalises with batch
+// statistics and updates running_mean / running_var in place:
+// running = (1 - momentum) * running + momentum * batch (unbiased variance).
+// In evaluation, normalises with the running statistics.
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                  Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
+
+// ---- element-wise (ops/elementwise.cpp) ----
+Tensor relu(const Tensor& x);
+Tensor add(const Tensor& a, const Tensor& b);  // same shapes
+Tensor scale(const Tensor& x, float s);
+
+// ---- pooling (ops/pool.cpp) ----
+Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding = 0);
+Tensor global_avg_pool(const Tensor& x);  // [N, C, H, W] -> [N, C]
+
+// ---- shapes (ops/reshape.cpp); share storage with the input ----
+Tensor reshape(const Tensor& x, const std::vector<int64_t>& extents);  // one extent may be -1
+Tensor flatten(const Tensor& x);                      // [N, ...] -> [N, rest]
+
+// ---- classification (ops/softmax.cpp, ops/gather.cpp) ----
+Tensor softmax(const Tensor& x);      // row-wise over [N, C]
+Tensor log_softmax(const Tensor& x);  // row-wise over [N, C]
+// Mean over the batch of -log softmax(logits)[i, labels[i]]; labels I64 [N].
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
+// Keeps columns index[0..k) of x [N, C]: classifier selection.
+Tensor gather_columns(const Tensor& x, const Tensor& index);
+
+// ---- basis mixing (ops/mix.cpp): equation (1) of the paper ----
+// out = sum_q alpha[q] * bases[q], alpha [Q], every basis the same shape.
+Tensor mix(const Tensor& alpha, const std::vector<Tensor>& bases);
+
+// ---- in-place helpers, never recorded ----
+void add_inplace(Tensor& dst, const Tensor& src);  // dst += src
+void fill_value(Tensor& dst, float value);
+void copy_bytes(Tensor& dst, const Tensor& src);
+
+}  // namespace taper

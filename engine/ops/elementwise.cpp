@@ -1,0 +1,72 @@
+#include "engine/ops.h"
+#include "engine/ops/op_util.h"
+
+namespace taper {
+
+namespace {
+
+struct ReluNode : Node {
+  Tensor out;  // detached: holding the output itself would form a cycle
+  const char* name() const override { return "relu"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor gx = Tensor::empty(g.shape(), DType::F32, g.device());
+    backend_for(g.device()).relu_backward(out, g, gx);
+    return {gx};
+  }
+};
+
+struct AddNode : Node {
+  const char* name() const override { return "add"; }
+  std::vector<Tensor> backward(const Tensor& g) override { return {g, g}; }
+};
+
+struct ScaleNode : Node {
+  float s = 1.0f;
+  const char* name() const override { return "scale"; }
+  std::vector<Tensor> backward(const Tensor& g) override { return {scale(g, s)}; }
+};
+
+}  // namespace
+
+Tensor relu(const Tensor& x) {
+  require_float(x, "relu", "input");
+  Tensor out = Tensor::empty(x.shape(), DType::F32, x.device());
+  backend_for(x.device()).relu(x, out);
+  auto node = std::make_shared<ReluNode>();
+  node->inputs = {x};
+  node->out = out.detach();
+  return record(out, node);
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  require_float(a, "add", "a");
+  require_float(b, "add", "b");
+  check_arg(a.shape() == b.shape(), "add", "shapes " + a.shape().str() + " and " + b.shape().str() + " differ");
+  require_same_device(a, b, "add");
+  Tensor out = Tensor::empty(a.shape(), DType::F32, a.device());
+  backend_for(a.device()).add(a, b, out);
+  auto node = std::make_shared<AddNode>();
+  node->inputs = {a, b};
+  return record(out, node);
+}
+
+Tensor scale(const Tensor& x, float s) {
+  require_float(x, "scale", "input");
+  Tensor out = Tensor::empty(x.shape(), DType::F32, x.device());
+  backend_for(x.device()).scale(x, s, out);
+  auto node = std::make_shared<ScaleNode>();
+  node->inputs = {x};
+  node->s = s;
+  return record(out, node);
+}
+
+void add_inplace(Tensor& dst, const Tensor& src) {
+  check_arg(dst.shape() == src.shape(), "add_inplace", dst.shape().str() + " += " + src.shape().str());
+  backend_for(dst.device()).axpy(1.0f, src, dst);
+}
+
+void fill_value(Tensor& dst, float value) { backend_for(dst.device()).fill(dst, value); }
+
+void copy_bytes(Tensor& dst, const Tensor& src) { backend_for(dst.device()).copy(dst, src); }
+
+}  // namespace taper

@@ -1,0 +1,22 @@
+#include "engine/ops/op_util.h"
+
+namespace taper {
+
+void require_float(const Tensor& t, const char* op, const char* what, int ndim) {
+  check_arg(t.defined(), op, std::string(what) + " is undefined");
+  check_arg(t.dtype() == DType::F32, op, std::string(what) + " must be F32, got " + dtype_name(t.dtype()));
+  check_arg(ndim < 0 || t.ndim() == ndim, op,
+            std::string(what) + " must have " + std::to_string(ndim) + " dimensions, got " + t.shape().str());
+}
+
+void require_labels(const Tensor& t, const char* op, const char* what) {
+  check_arg(t.defined(), op, std::string(what) + " is undefined");
+  check_arg(t.dtype() == DType::I64 && t.ndim() == 1, op,
+            std::string(what) + " must be a 1-d I64 tensor, got " + dtype_name(t.dtype()) + " " + t.shape().str());
+}
+
+void require_same_device(const Tensor& a, const Tensor& b, const char* op) {
+  check_arg(a.device() == b.device(), op, "tensors on " + a.device().str() + " and " + b.device().str());
+}
+
+}  // namespace taper

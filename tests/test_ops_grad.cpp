@@ -1,0 +1,100 @@
+// Finite-difference gradient checks for every differentiable op.
+#include <doctest/doctest.h>
+
+#include "engine/ops.h"
+#include "tests/gradcheck.h"
+
+using namespace taper;
+using taper::testing::distinct;
+using taper::testing::gradcheck;
+using taper::testing::randn;
+using V = std::vector<Tensor>;
+
+TEST_CASE("gradcheck: matmul and linear") {
+  CHECK(gradcheck([](const V& in) { return matmul(in[0], in[1]); }, {randn({3, 4}, 1), randn({4, 5}, 2)}) == "");
+  CHECK(gradcheck([](const V& in) { return linear(in[0], in[1], in[2]); },
+                  {randn({6, 4}, 3), randn({5, 4}, 4), randn({5}, 5)}) == "");
+  CHECK(gradcheck([](const V& in) { return linear(in[0], in[1], Tensor()); }, {randn({2, 3}, 6), randn({4, 3}, 7)}) ==
+        "");
+}
+
+TEST_CASE("gradcheck: conv2d over strides, paddings and kernel sizes") {
+  struct Case {
+    Shape x, w;
+    int stride, padding;
+    bool bias;
+  };
+  for (const Case& c : {Case{{2, 3, 6, 6}, {4, 3, 3, 3}, 1, 1, true}, Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 2, 0, false},
+                        Case{{1, 2, 8, 8}, {3, 2, 3, 3}, 2, 1, true}, Case{{3, 4, 5, 5}, {2, 4, 1, 1}, 1, 0, false},
+                        Case{{1, 3, 9, 9}, {2, 3, 7, 7}, 2, 3, true}, Case{{2, 2, 5, 4}, {3, 2, 2, 3}, 1, 2, true}}) {
+    CAPTURE(c.x.str());
+    CAPTURE(c.w.str());
+    V inputs{randn(c.x, 10), randn(c.w, 11, 0.3f)};
+    if (c.bias) inputs.push_back(randn({c.w[0]}, 12));
+    Conv2dOptions opt{c.stride, c.padding};
+    CHECK(gradcheck([&](const V& in) { return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), opt); },
+                    inputs) == "");
+  }
+}
+
+TEST_CASE("gradcheck: batch norm 1d and 2d, training and evaluation") {
+  for (bool training : {true, false}) {
+    for (Shape shape : {Shape{4, 3, 3, 3}, Shape{6, 5}}) {
+      CAPTURE(training);
+      CAPTURE(shape.str());
+      const int64_t c = shape[1];
+      Tensor mean = randn({c}, 20, 0.5f), var = Tensor::full({c}, 1.5f);
+      auto f = [&](const V& in) {
+        // Fresh running statistics each call: the check must see one function.
+        Tensor m = mean.clone(), v = var.clone();
+        return batch_norm(in[0], in[1], in[2], m, v, training);
+      };
+      CHECK(gradcheck(f, {randn(shape, 21), randn({c}, 22), randn({c}, 23)}) == "");
+    }
+  }
+}
+
+TEST_CASE("gradcheck: relu, add and scale") {
+  CHECK(gradcheck([](const V& in) { return relu(in[0]); }, {distinct({3, 4, 5}, 30)}) == "");
+  CHECK(gradcheck([](const V& in) { return add(in[0], in[1]); }, {randn({2, 7}, 31), randn({2, 7}, 32)}) == "");
+  CHECK(gradcheck([](const V& in) { return add(in[0], in[0]); }, {randn({5}, 33)}) == "");
+  CHECK(gradcheck([](const V& in) { return scale(in[0], -2.5f); }, {randn({4, 2}, 34)}) == "");
+}
+
+TEST_CASE("gradcheck: pooling") {
+  CHECK(gradcheck([](const V& in) { return max_pool2d(in[0], 2, 2); }, {distinct({2, 3, 6, 6}, 40)}) == "");
+  CHECK(gradcheck([](const V& in) { return max_pool2d(in[0], 3, 2, 1); }, {distinct({2, 2, 7, 7}, 41)}) == "");
+  CHECK(gradcheck([](const V& in) { return global_avg_pool(in[0]); }, {randn({3, 4, 5, 5}, 42)}) == "");
+}
+
+TEST_CASE("gradcheck: reshape and flatten") {
+  CHECK(gradcheck([](const V& in) { return reshape(in[0], {4, -1}); }, {randn({2, 2, 3}, 50)}) == "");
+  CHECK(gradcheck([](const V& in) { return linear(flatten(in[0]), in[1], Tensor()); },
+                  {randn({2, 3, 2, 2}, 51), randn({4, 12}, 52)}) == "");
+}
+
+TEST_CASE("gradcheck: softmax, log-softmax, cross-entropy and column gather") {
+  CHECK(gradcheck([](const V& in) { return softmax(in[0]); }, {randn({3, 6}, 60)}) == "");
+  CHECK(gradcheck([](const V& in) { return log_softmax(in[0]); }, {randn({3, 6}, 61)}) == "");
+  Tensor labels = Tensor::from_labels({2, 0, 5, 5});
+  CHECK(gradcheck([&](const V& in) { return cross_entropy(in[0], labels); }, {randn({4, 6}, 62, 2.0f)}) == "");
+  // Repeated indices: their gradients add.
+  Tensor index = Tensor::from_labels({4, 1, 4});
+  CHECK(gradcheck([&](const V& in) { return gather_columns(in[0], index); }, {randn({3, 6}, 63)}) == "");
+  // Classifier selection: the loss over the selected logits only.
+  Tensor task = Tensor::from_labels({1, 3, 4}), task_labels = Tensor::from_labels({0, 2, 2});
+  CHECK(gradcheck([&](const V& in) { return cross_entropy(gather_columns(in[0], task), task_labels); },
+                  {randn({3, 6}, 64)}) == "");
+}
+
+TEST_CASE("gradcheck: basis mixing reaches alpha and every basis") {
+  V inputs{randn({4}, 70), randn({3, 2, 2}, 71), randn({3, 2, 2}, 72), randn({3, 2, 2}, 73), randn({3, 2, 2}, 74)};
+  CHECK(gradcheck([](const V& in) { return mix(in[0], V(in.begin() + 1, in.end())); }, inputs) == "");
+  // Through a softmax over mixer logits into a convolution, as stage 3 uses it.
+  V net{randn({2}, 75), randn({3, 2, 3, 3}, 76, 0.3f), randn({3, 2, 3, 3}, 77, 0.3f), randn({2, 2, 5, 5}, 78)};
+  auto f = [](const V& in) {
+    Tensor alpha = reshape(softmax(reshape(in[0], {1, 2})), {2});
+    return conv2d(in[3], mix(alpha, {in[1], in[2]}), Tensor(), {1, 1});
+  };
+  CHECK(gradcheck(f, net) == "");
+}
