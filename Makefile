@@ -8,7 +8,8 @@ BUILD    := $(if $(filter 1,$(SAN)),build-san,build)
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
 
-CXXFLAGS := -std=c++20 -O3 -march=native -fopenmp -Wall -Wextra -Wno-unknown-pragmas -I. $(BLAS_CFLAGS) -MMD -MP
+CXXFLAGS := -std=c++20 -O3 -march=native -fopenmp -Wall -Wextra -Wno-unknown-pragmas -I. $(BLAS_CFLAGS) -MMD -MP \
+            -DTAPER_SOURCE_DIR=\"$(CURDIR)\"
 LDLIBS   := $(BLAS_LIBS) -fopenmp -lpthread
 ifeq ($(SAN),1)
   CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -16,7 +17,7 @@ ifeq ($(SAN),1)
 endif
 
 # One-way layers: engine <- nn <- taper <- cli. Each later layer adds its folder here.
-LIB_SRC   := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp)
+LIB_SRC   := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp data/*.cpp nn/*.cpp)
 CLI_SRC   := $(wildcard cli/*.cpp)
 TEST_SRC  := $(wildcard tests/*.cpp)
 BENCH_SRC := $(wildcard bench/*.cpp)

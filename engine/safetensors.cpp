@@ -8,11 +8,10 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace taper {
 
@@ -98,6 +97,16 @@ class ParseGuard {
   std::string entry_;
 };
 
+// nlohmann quotes the offending input in its messages, which may be raw
+// binary; keep error messages safe to print and log.
+std::string printable(const char* text) {
+  std::string s = text;
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+  }
+  return s;
+}
+
 json parse_header_json(const char* begin, const char* end, const std::string& origin) {
   // The format requires the header to start with '{'; checking first also
   // gives a clearer message than the JSON parser for garbage files.
@@ -107,7 +116,7 @@ json parse_header_json(const char* begin, const char* end, const std::string& or
   try {
     return json::parse(begin, end, callback);
   } catch (const json::exception& e) {
-    fail(origin, "header", std::string("invalid JSON: ") + e.what());
+    fail(origin, "header", "invalid JSON: " + printable(e.what()));
   }
 }
 
@@ -155,7 +164,9 @@ void check_fields(const json& v, const std::string& origin, const std::string& w
     if (!v.contains(field)) fail(origin, where, std::string("missing field '") + field + "'");
   }
   for (const auto& [key, value] : v.items()) {
-    if (key != "dtype" && key != "shape" && key != "data_offsets") fail(origin, where, "unexpected field '" + key + "'");
+    if (key != "dtype" && key != "shape" && key != "data_offsets") {
+      fail(origin, where, "unexpected field '" + key + "'");
+    }
   }
 }
 
@@ -163,20 +174,24 @@ DType parse_dtype(const json& v, const std::string& origin, const std::string& w
   if (!v.is_string()) fail(origin, where, std::string("dtype must be a string, got ") + v.type_name());
   DType dtype;
   const std::string name = v.get<std::string>();
-  if (!dtype_from_name(name, &dtype)) fail(origin, where, "unsupported dtype '" + name + "' (taper reads F32, I64, U8)");
+  if (!dtype_from_name(name, &dtype)) {
+    fail(origin, where, "unsupported dtype '" + name + "' (taper reads F32, I64, U8)");
+  }
   return dtype;
 }
 
 std::vector<int64_t> parse_shape(const json& v, const std::string& origin, const std::string& where) {
   if (!v.is_array()) fail(origin, where, std::string("shape must be an array, got ") + v.type_name());
   if (v.size() > static_cast<size_t>(kMaxDims)) {
-    fail(origin, where, "shape has " + std::to_string(v.size()) + " dims; at most " + std::to_string(kMaxDims) + " are supported");
+    fail(origin, where,
+         "shape has " + std::to_string(v.size()) + " dims; at most " + std::to_string(kMaxDims) + " are supported");
   }
   std::vector<int64_t> shape;
   for (size_t i = 0; i < v.size(); ++i) {
     uint64_t extent;
     if (!as_count(v[i], &extent) || extent > static_cast<uint64_t>(INT64_MAX)) {
-      fail(origin, where, "shape[" + std::to_string(i) + "] = " + v[i].dump() + " is not a non-negative 64-bit integer");
+      fail(origin, where,
+           "shape[" + std::to_string(i) + "] = " + v[i].dump() + " is not a non-negative 64-bit integer");
     }
     shape.push_back(static_cast<int64_t>(extent));
   }
@@ -187,7 +202,9 @@ void parse_offsets(const json& v, Entry* e, const std::string& origin, const std
   if (!v.is_array() || v.size() != 2 || !as_count(v[0], &e->begin) || !as_count(v[1], &e->end)) {
     fail(origin, where, "data_offsets must be two non-negative integers [begin, end], got " + v.dump());
   }
-  if (e->begin > e->end) fail(origin, where, "data_offsets " + offsets_str(e->begin, e->end) + " end before they begin");
+  if (e->begin > e->end) {
+    fail(origin, where, "data_offsets " + offsets_str(e->begin, e->end) + " end before they begin");
+  }
 }
 
 // Overflow-checked, so a shape like [2^32, 2^32, 4] cannot wrap around to
@@ -197,14 +214,17 @@ void check_size(const Entry& e, const std::string& origin, const std::string& wh
   int64_t numel = 1;
   uint64_t bytes = 0;
   for (int64_t extent : e.shape) {
-    if (__builtin_mul_overflow(numel, extent, &numel)) fail(origin, where, described + " has more elements than fit in int64");
+    if (__builtin_mul_overflow(numel, extent, &numel)) {
+      fail(origin, where, described + " has more elements than fit in int64");
+    }
   }
   if (__builtin_mul_overflow(static_cast<uint64_t>(numel), dtype_size(e.dtype), &bytes)) {
     fail(origin, where, described + " has more bytes than fit in 64 bits");
   }
   if (e.end - e.begin != bytes) {
-    fail(origin, where, "data_offsets " + offsets_str(e.begin, e.end) + " hold " + std::to_string(e.end - e.begin) +
-                            " bytes but " + described + " needs " + std::to_string(bytes));
+    fail(origin, where,
+         "data_offsets " + offsets_str(e.begin, e.end) + " hold " + std::to_string(e.end - e.begin) + " bytes but " +
+             described + " needs " + std::to_string(bytes));
   }
 }
 
@@ -218,8 +238,9 @@ Entry parse_entry(const std::string& name, const json& v, uint64_t data_bytes, c
   parse_offsets(v.at("data_offsets"), &e, origin, where);
   check_size(e, origin, where);
   if (e.end > data_bytes) {
-    fail(origin, where, "data_offsets " + offsets_str(e.begin, e.end) + " run past the " + std::to_string(data_bytes) +
-                            "-byte data buffer");
+    fail(origin, where,
+         "data_offsets " + offsets_str(e.begin, e.end) + " run past the " + std::to_string(data_bytes) +
+             "-byte data buffer");
   }
   return e;
 }
@@ -248,19 +269,21 @@ void check_coverage(std::vector<Entry>& entries, uint64_t data_bytes, const std:
   for (const Entry& e : entries) {
     const std::string where = tensor_where(e.name);
     if (e.begin < covered) {
-      fail(origin, where, "data_offsets " + offsets_str(e.begin, e.end) + " overlap tensor '" + last->name + "' at " +
-                              offsets_str(last->begin, last->end));
+      fail(origin, where,
+           "data_offsets " + offsets_str(e.begin, e.end) + " overlap tensor '" + last->name + "' at " +
+               offsets_str(last->begin, last->end));
     }
     if (e.begin > covered) {
-      fail(origin, where, "data_offsets " + offsets_str(e.begin, e.end) + " leave bytes [" + std::to_string(covered) +
-                              ", " + std::to_string(e.begin) + ") of the data buffer uncovered");
+      fail(origin, where,
+           "data_offsets " + offsets_str(e.begin, e.end) + " leave bytes [" + std::to_string(covered) + ", " +
+               std::to_string(e.begin) + ") of the data buffer uncovered");
     }
     covered = e.end;
     last = &e;
   }
   if (covered != data_bytes) {
-    fail(origin, "header", "tensors cover " + std::to_string(covered) + " bytes but the data buffer holds " +
-                               std::to_string(data_bytes));
+    fail(origin, "header",
+         "tensors cover " + std::to_string(covered) + " bytes but the data buffer holds " + std::to_string(data_bytes));
   }
 }
 
@@ -352,7 +375,7 @@ std::string serialize(const SafetensorsFile& file, const std::string& origin) {
   try {
     text = header.dump();
   } catch (const json::exception& e) {  // names or metadata that are not UTF-8
-    fail(origin, "header", e.what());
+    fail(origin, "header", printable(e.what()));
   }
   // Trailing spaces are legal in the header; they make the data start at an
   // 8-byte aligned file offset, as the reference writer does.
@@ -368,11 +391,15 @@ std::string serialize(const SafetensorsFile& file, const std::string& origin) {
 }  // namespace
 
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin) {
-  if (bytes.size() < 8) fail(origin, "header", "file is " + std::to_string(bytes.size()) + " bytes, too short for the 8-byte header length");
+  if (bytes.size() < 8) {
+    fail(origin, "header",
+         "file is " + std::to_string(bytes.size()) + " bytes, too short for the 8-byte header length");
+  }
   const uint64_t header_bytes = read_u64_le(bytes);
   if (header_bytes > bytes.size() - 8) {
-    fail(origin, "header", "header length " + std::to_string(header_bytes) + " exceeds the " +
-                               std::to_string(bytes.size() - 8) + " bytes after the length field");
+    fail(origin, "header",
+         "header length " + std::to_string(header_bytes) + " exceeds the " + std::to_string(bytes.size() - 8) +
+             " bytes after the length field");
   }
   if (header_bytes > kMaxHeaderBytes) {
     fail(origin, "header", "header length " + std::to_string(header_bytes) + " exceeds the 100 MB limit");
@@ -415,24 +442,24 @@ void save_safetensors(const std::string& path, const SafetensorsFile& file) {
 
   const char* failed = nullptr;
   if (!write_all(fd, bytes.data(), bytes.size())) {
-    failed = "cannot write ";
+    failed = "write";
   } else if (::fsync(fd) != 0) {
-    failed = "cannot fsync ";
+    failed = "fsync";
   }
   int err = errno;
   // close() can report a deferred write error (NFS, quotas); don't retry it
   // on EINTR, Linux has already released the descriptor.
   if (::close(fd) != 0 && !failed) {
-    failed = "cannot close ";
+    failed = "close";
     err = errno;
   }
   if (!failed && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    failed = "cannot rename over it: ";
+    failed = "rename";
     err = errno;
   }
   if (failed) {
     ::unlink(tmp.c_str());
-    fail_errno(path, std::string(failed) + tmp, err);
+    fail_errno(path, std::string("cannot ") + failed + " " + tmp, err);
   }
   sync_parent_dir(path);
 }

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -183,8 +184,8 @@ TEST_CASE("safetensors: reads a file laid out by the reference PyTorch writer") 
       0x00, 0x00, 0x40, 0x40, 0x00, 0x00, 0x00, 0xbf,  //              [3, -0.5]]
       0x01, 0x00, 0xff,                                // mask = [1, 0, 255]
   };
-  const std::string bytes = std::string("\x10\x01\0\0\0\0\0\0", 8) + header +
-                            std::string(reinterpret_cast<const char*>(data), sizeof data);
+  const std::string bytes =
+      std::string("\x10\x01\0\0\0\0\0\0", 8) + header + std::string(reinterpret_cast<const char*>(data), sizeof data);
   const SafetensorsFile f = taper::parse_safetensors(bytes, "torch.safetensors");
   CHECK(f.metadata == std::map<std::string, std::string>{{"format", "pt"}});
   REQUIRE(f.tensors.size() == 4);
@@ -233,7 +234,7 @@ TEST_CASE("safetensors: header length beyond the file or the 100 MB limit") {
 
 TEST_CASE("safetensors: malformed headers are rejected naming the file and tensor") {
   struct Case {
-    const char* label;
+    std::string label;
     std::string bytes;
     std::string expected;  // after "bad.st: "
   };
@@ -262,7 +263,8 @@ TEST_CASE("safetensors: malformed headers are rejected naming the file and tenso
        "tensor 'w': shape[0] = -1 is not a non-negative 64-bit integer"},
       {"fractional extent", st_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [2.0], \"data_offsets\": [0, 2]}}", "ab"),
        "tensor 'w': shape[0] = 2.0 is not"},
-      {"extent past int64", st_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [9223372036854775808], \"data_offsets\": [0, 0]}}"),
+      {"extent past int64",
+       st_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [9223372036854775808], \"data_offsets\": [0, 0]}}"),
        "tensor 'w': shape[0] = 9223372036854775808 is not"},
       {"six dims", st_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [1,1,1,1,1,1], \"data_offsets\": [0, 1]}}", "a"),
        "tensor 'w': shape has 6 dims; at most 5 are supported"},
@@ -274,8 +276,9 @@ TEST_CASE("safetensors: malformed headers are rejected naming the file and tenso
        "tensor 'w': data_offsets must be two"},
       {"end before begin", st_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [1, 0]}}", "a"),
        "tensor 'w': data_offsets [1, 0] end before they begin"},
-      {"size mismatch", st_file("{\"conv1.weight\": {\"dtype\": \"F32\", \"shape\": [3, 4], \"data_offsets\": [0, 40]}}",
-                                std::string(40, '\0')),
+      {"size mismatch",
+       st_file("{\"conv1.weight\": {\"dtype\": \"F32\", \"shape\": [3, 4], \"data_offsets\": [0, 40]}}",
+               std::string(40, '\0')),
        "tensor 'conv1.weight': data_offsets [0, 40] hold 40 bytes but F32 [3, 4] needs 48"},
       {"element count overflows int64",
        st_file("{\"w\": {\"dtype\": \"F32\", \"shape\": [4294967296, 4294967296, 4], \"data_offsets\": [0, 0]}}"),
@@ -283,19 +286,28 @@ TEST_CASE("safetensors: malformed headers are rejected naming the file and tenso
       {"byte count overflows",
        st_file("{\"w\": {\"dtype\": \"I64\", \"shape\": [4611686018427387904], \"data_offsets\": [0, 0]}}"),
        "tensor 'w': I64 [4611686018427387904] has more bytes than fit in 64 bits"},
-      {"offsets past the end", st_file("{\"w\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [4, 16]}}", f32_12),
+      {"offsets past the end",
+       st_file("{\"w\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [4, 16]}}", f32_12),
        "tensor 'w': data_offsets [4, 16] run past the 12-byte data buffer"},
-      {"huge offsets", st_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": "
-                               "[18446744073709551614, 18446744073709551615]}}", "a"),
+      {"huge offsets",
+       st_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": "
+               "[18446744073709551614, 18446744073709551615]}}",
+               "a"),
        "tensor 'w': data_offsets [18446744073709551614, 18446744073709551615] run past"},
-      {"overlap", st_file("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
-                          " \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", f32_12),
+      {"overlap",
+       st_file("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]},"
+               " \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}",
+               f32_12),
        "tensor 'b': data_offsets [4, 12] overlap tensor 'a' at [0, 8]"},
-      {"aliasing", st_file("{\"a\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 12]},"
-                           " \"b\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 12]}}", f32_12),
+      {"aliasing",
+       st_file("{\"a\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 12]},"
+               " \"b\": {\"dtype\": \"F32\", \"shape\": [3], \"data_offsets\": [0, 12]}}",
+               f32_12),
        "tensor 'b': data_offsets [0, 12] overlap tensor 'a'"},
-      {"gap", st_file("{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]},"
-                      " \"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 12]}}", f32_12),
+      {"gap",
+       st_file("{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]},"
+               " \"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [8, 12]}}",
+               f32_12),
        "tensor 'b': data_offsets [8, 12] leave bytes [4, 8) of the data buffer uncovered"},
       {"leading gap", st_file("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", f32_12),
        "tensor 'a': data_offsets [4, 12] leave bytes [0, 4)"},
@@ -305,10 +317,13 @@ TEST_CASE("safetensors: malformed headers are rejected naming the file and tenso
        "header: __metadata__ value for 'epoch' must be a string, got number"},
       {"metadata not an object", st_file("{\"__metadata__\": [\"a\"]}"), "header: __metadata__ must be an object"},
       {"metadata null", st_file("{\"__metadata__\": null}"), "header: __metadata__ must be an object, got null"},
-      {"duplicate tensor", st_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]},"
-                                   " \"w\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}", "a"),
+      {"duplicate tensor",
+       st_file("{\"w\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]},"
+               " \"w\": {\"dtype\": \"U8\", \"shape\": [1], \"data_offsets\": [0, 1]}}",
+               "a"),
        "header: duplicate key 'w'"},
-      {"duplicate field", st_file("{\"w\": {\"dtype\": \"U8\", \"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 1]}}", "a"),
+      {"duplicate field",
+       st_file("{\"w\": {\"dtype\": \"U8\", \"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 1]}}", "a"),
        "tensor 'w': duplicate key 'dtype'"},
       {"deep nesting", st_file("{\"w\": {\"shape\": [[[1]]]}}"), "tensor 'w': JSON nests deeper"},
       {"long array", st_file("{\"w\": {\"shape\": [" + long_list + "]}}"),
@@ -319,15 +334,17 @@ TEST_CASE("safetensors: malformed headers are rejected naming the file and tenso
     const std::string message = message_of(c.bytes, "bad.st");
     CAPTURE(message);
     CHECK(contains(message, "bad.st: " + c.expected));
+    // Raw header bytes (here the 0xff) must not leak into messages.
+    CHECK(std::all_of(message.begin(), message.end(), [](char ch) { return ch >= 0x20 && ch < 0x7f; }));
   }
 }
 
 TEST_CASE("safetensors: zero-byte tensors may share a boundary") {
-  const std::string bytes =
-      st_file("{\"z1\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [0, 0]},"
-              " \"a\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [0, 2]},"
-              " \"z2\": {\"dtype\": \"I64\", \"shape\": [3, 0], \"data_offsets\": [2, 2]}}",
-              "xy");
+  const std::string bytes = st_file(
+      "{\"z1\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [0, 0]},"
+      " \"a\": {\"dtype\": \"U8\", \"shape\": [2], \"data_offsets\": [0, 2]},"
+      " \"z2\": {\"dtype\": \"I64\", \"shape\": [3, 0], \"data_offsets\": [2, 2]}}",
+      "xy");
   const SafetensorsFile f = taper::parse_safetensors(bytes, "zero.st");
   CHECK(f.tensors.at("z1").numel() == 0);
   CHECK(f.tensors.at("z2").shape() == Shape{3, 0});
@@ -362,9 +379,10 @@ TEST_CASE("safetensors: serialize rejects what the format cannot hold") {
 TEST_CASE("safetensors: loading a missing file names the path") {
   TempDir dir;
   const std::string path = (dir.path / "absent.safetensors").string();
-  CHECK_THROWS_WITH_AS(taper::load_safetensors(path), doctest::Contains((path + ": cannot open").c_str()), SafetensorsError);
-  CHECK_THROWS_WITH_AS(taper::load_safetensors(dir.path.string()), doctest::Contains((dir.path.string() + ": cannot read").c_str()),
+  CHECK_THROWS_WITH_AS(taper::load_safetensors(path), doctest::Contains((path + ": cannot open").c_str()),
                        SafetensorsError);
+  CHECK_THROWS_WITH_AS(taper::load_safetensors(dir.path.string()),
+                       doctest::Contains((dir.path.string() + ": cannot read").c_str()), SafetensorsError);
 }
 
 TEST_CASE("safetensors: saving into a nonexistent directory throws and leaves nothing") {

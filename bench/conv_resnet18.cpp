@@ -1,0 +1,273 @@
+// Benchmark: the CPU convolution kernels on every distinct conv shape of a
+// CIFAR-style ResNet-18 (3x3 stem, no max pool, 2 BasicBlocks per stage,
+// 1x1 stride-2 downsample shortcuts), batch 128, widths 64 and 16.
+//
+// Each shape's forward, backward-data and backward-weight kernels are timed
+// on their own (straight through the backend, so no autograd or allocation
+// is measured) and compared with an OpenBLAS sgemm peak measured in the same
+// run, since the convolution is im2col + sgemm and cannot beat that.
+//
+// Usage: build/bench_conv_resnet18 [--quick] [--help]
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <cblas.h>
+
+#include "engine/backend.h"
+#include "engine/rng.h"
+#include "engine/tensor.h"
+
+using namespace taper;
+
+namespace {
+
+constexpr int64_t kBatch = 128;
+
+// One distinct convolution of the network and how often it occurs there.
+struct ConvSpec {
+  std::string name;
+  int64_t c_in, c_out, h_in, k, stride, pad;
+  int mult;
+  bool needs_bwd_data;  // false for the stem: its input is the image
+};
+
+// The distinct conv shapes of a CIFAR ResNet-18 of base width w. Stage s has
+// 2 BasicBlocks of two 3x3 convs; stages 2-4 open with a stride-2 conv and a
+// 1x1 stride-2 shortcut, so each of them has 3 same-shape 3x3 convs left.
+std::vector<ConvSpec> resnet18_convs(int64_t w) {
+  std::vector<ConvSpec> v;
+  v.push_back({"stem", 3, w, 32, 3, 1, 1, 1, false});
+  v.push_back({"s1 3x3", w, w, 32, 3, 1, 1, 4, true});
+  int64_t c = w, h = 32;
+  for (int s = 2; s <= 4; ++s) {
+    std::string st = "s";  // (not "s" + to_string: trips GCC 12's bogus -Wrestrict)
+    st += std::to_string(s);
+    v.push_back({st + " 3x3/2", c, 2 * c, h, 3, 2, 1, 1, true});
+    v.push_back({st + " 3x3", 2 * c, 2 * c, h / 2, 3, 1, 1, 3, true});
+    v.push_back({st + " 1x1/2 ds", c, 2 * c, h, 1, 2, 0, 1, true});
+    c *= 2;
+    h /= 2;
+  }
+  return v;
+}
+
+Window2d window(const ConvSpec& s, int64_t n) {
+  Window2d g;
+  g.n = n;
+  g.c_in = s.c_in;
+  g.h_in = g.w_in = s.h_in;
+  g.c_out = s.c_out;
+  g.kh = g.kw = s.k;
+  g.stride_h = g.stride_w = s.stride;
+  g.pad_h = g.pad_w = s.pad;
+  g.h_out = g.w_out = (s.h_in + 2 * s.pad - s.k) / s.stride + 1;
+  return g;
+}
+
+// Each of the three passes is one GEMM of this size (2 flops per MAC).
+double conv_flops(const Window2d& g) {
+  return 2.0 * g.n * g.c_out * g.h_out * g.w_out * g.c_in * g.kh * g.kw;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// One untimed warm-up call (first-touch page faults, OpenBLAS thread start),
+// then the median of `reps` timed calls: robust to a stray slow run.
+template <class F>
+double median_seconds(F&& f, int reps) {
+  f();
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    t.push_back(seconds_since(t0));
+  }
+  std::sort(t.begin(), t.end());
+  const size_t m = t.size() / 2;
+  return t.size() % 2 ? t[m] : 0.5 * (t[m - 1] + t[m]);
+}
+
+// The ceiling for an im2col + sgemm convolution: square 2048^3 sgemm, best
+// of a few reps (best, not median: we want what the BLAS can reach).
+double sgemm_peak_gflops() {
+  constexpr int n = 2048;
+  std::vector<float> a(size_t{n} * n, 0.5f), b(size_t{n} * n, 0.25f), c(size_t{n} * n);
+  double best = 1e30;
+  for (int r = 0; r < 6; ++r) {  // the first rep doubles as warm-up
+    const auto t0 = std::chrono::steady_clock::now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
+                c.data(), n);
+    best = std::min(best, seconds_since(t0));
+  }
+  return 2.0 * n * n * n / best * 1e-9;
+}
+
+// Fewer reps for heavy shapes so the full run stays at a few minutes.
+int reps_for(double flops, bool quick) {
+  if (quick) return 1;
+  if (flops >= 4e9) return 3;
+  if (flops >= 1e9) return 5;
+  return 9;
+}
+
+// Median seconds of the three passes; bwd_data is 0 when not needed.
+struct PassTimes {
+  double fwd = 0, bwd_data = 0, bwd_weight = 0;
+};
+
+PassTimes time_shape(const ConvSpec& s, const Window2d& g, Generator& gen, int reps) {
+  Backend& be = backend_for(Device::cpu());
+  Tensor x = Tensor::empty({g.n, g.c_in, g.h_in, g.w_in});
+  Tensor w = Tensor::empty({g.c_out, g.c_in, g.kh, g.kw});
+  Tensor y = Tensor::empty({g.n, g.c_out, g.h_out, g.w_out});
+  Tensor gy = Tensor::empty(y.shape());
+  Tensor gx = Tensor::empty(x.shape()), gw = Tensor::empty(w.shape());
+  gen.normal(x);
+  gen.normal(w, 0.0f, 0.05f);
+  gen.normal(gy);
+  const Tensor no_bias;  // ResNet convs have none (BatchNorm follows)
+  Tensor no_grad_bias;
+
+  PassTimes t;
+  t.fwd = median_seconds([&] { be.conv2d_forward(x, w, no_bias, y, g); }, reps);
+  if (s.needs_bwd_data) t.bwd_data = median_seconds([&] { be.conv2d_backward_data(gy, w, gx, g); }, reps);
+  t.bwd_weight = median_seconds([&] { be.conv2d_backward_weight(x, gy, gw, no_grad_bias, g); }, reps);
+  return t;
+}
+
+std::string shell_line(const char* cmd) {
+  std::string out;
+  if (FILE* p = popen(cmd, "r")) {
+    char buf[256];
+    if (fgets(buf, sizeof buf, p)) out = buf;
+    if (pclose(p) != 0) out.clear();  // e.g. not a git checkout
+  }
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+std::string cpu_model() {
+  std::ifstream f("/proc/cpuinfo");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown";
+}
+
+// Enough context to compare result files from different machines/commits.
+void print_header(bool quick) {
+  char date[32], host[256] = "unknown";
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", &utc);
+  gethostname(host, sizeof host - 1);
+  std::string commit = shell_line("git rev-parse --short HEAD 2>/dev/null");
+  if (commit.empty()) commit = "unknown";
+  std::printf("# conv_resnet18%s | %s | commit %s | host %s | cpu %s | omp threads %d | openblas threads %d\n",
+              quick ? " --quick" : "", date, commit.c_str(), host, cpu_model().c_str(), omp_get_max_threads(),
+              openblas_get_num_threads());
+  std::printf("# openblas: %s\n", openblas_get_config());
+}
+
+void print_pass(const char* pass, double flops, double sec, double peak) {
+  if (sec <= 0) {
+    std::printf("%-9s %9s %10s %9s %7s\n", pass, "-", "(skipped)", "-", "-");
+    return;
+  }
+  const double gfs = flops / sec * 1e-9;
+  std::printf("%-9s %9.3f %10.2f %9.1f %6.1f%%\n", pass, flops * 1e-9, sec * 1e3, gfs, 100 * gfs / peak);
+}
+
+// Per-shape table for one width, then the training-step total: every conv
+// once forward, once backward-weight, and backward-data except the stem.
+void bench_width(int64_t width, double peak, bool quick, Generator& gen) {
+  std::printf("\n== width %ld, batch %ld  (times are medians per call; GFLOP per call)\n", (long)width,
+              (long)kBatch);
+  std::printf("%-13s %-11s %-3s %-3s %-11s %-4s | %-9s %9s %10s %9s %7s\n", "layer", "Cin->Cout", "k", "s",
+              "HxW in->out", "mult", "pass", "GFLOP", "ms", "GFLOP/s", "%peak");
+  double step_sec = 0, step_flops = 0, pass_sec[3] = {0, 0, 0};
+  double lo = 1e30, hi = 0;  // % of peak range over all passes
+  int convs = 0;
+  for (const ConvSpec& s : resnet18_convs(width)) {
+    const Window2d g = window(s, kBatch);
+    const double f = conv_flops(g);
+    const PassTimes t = time_shape(s, g, gen, reps_for(f, quick));
+    char chan[32], hw[32];
+    std::snprintf(chan, sizeof chan, "%ld->%ld", (long)s.c_in, (long)s.c_out);
+    std::snprintf(hw, sizeof hw, "%ld->%ld", (long)g.h_in, (long)g.h_out);
+    std::printf("%-13s %-11s %-3ld %-3ld %-11s %-4d | ", s.name.c_str(), chan, (long)s.k, (long)s.stride, hw, s.mult);
+    print_pass("fwd", f, t.fwd, peak);
+    const std::string pad = std::string(51, ' ') + "| ";  // under the shape columns
+    std::printf("%s", pad.c_str());
+    print_pass("bwd-data", f, t.bwd_data, peak);
+    std::printf("%s", pad.c_str());
+    print_pass("bwd-wt", f, t.bwd_weight, peak);
+
+    convs += s.mult;
+    const double secs[3] = {t.fwd, t.bwd_data, t.bwd_weight};
+    for (int p = 0; p < 3; ++p) {
+      if (secs[p] <= 0) continue;
+      pass_sec[p] += s.mult * secs[p];
+      step_sec += s.mult * secs[p];
+      step_flops += s.mult * f;
+      lo = std::min(lo, f / secs[p] * 1e-9 / peak);
+      hi = std::max(hi, f / secs[p] * 1e-9 / peak);
+    }
+  }
+  std::printf("-- width %ld total per training step (%d convs, weighted by mult): fwd %.1f ms, bwd-data %.1f ms, "
+              "bwd-wt %.1f ms\n",
+              (long)width, convs, pass_sec[0] * 1e3, pass_sec[1] * 1e3, pass_sec[2] * 1e3);
+  std::printf("-- width %ld step: %.3f s for %.1f GFLOP = %.1f GFLOP/s (%.1f%% of peak); per-pass range %.1f%%..%.1f%%\n",
+              (long)width, step_sec, step_flops * 1e-9, step_flops / step_sec * 1e-9,
+              100 * step_flops / step_sec * 1e-9 / peak, 100 * lo, 100 * hi);
+}
+
+void usage() {
+  std::printf(
+      "usage: bench_conv_resnet18 [--quick] [--help]\n"
+      "  Times the CPU conv2d forward / backward-data / backward-weight kernels on the\n"
+      "  distinct conv shapes of a CIFAR ResNet-18 (batch 128, widths 64 and 16) and\n"
+      "  compares them with an OpenBLAS sgemm peak (2048^3) measured in the same run.\n"
+      "  --quick  width 16 only, 1 timed rep per pass (smoke test)\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--quick")) {
+      quick = true;
+    } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
+      usage();
+      return 0;
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", argv[i]);
+      usage();
+      return 2;
+    }
+  }
+  print_header(quick);
+  const double peak = sgemm_peak_gflops();
+  std::printf("# sgemm peak (2048x2048x2048, best of 6): %.1f GFLOP/s\n", peak);
+  std::fflush(stdout);
+  Generator gen(1234);
+  const std::vector<int64_t> widths = quick ? std::vector<int64_t>{16} : std::vector<int64_t>{64, 16};
+  for (int64_t w : widths) {
+    bench_width(w, peak, quick, gen);
+    std::fflush(stdout);
+  }
+  return 0;
+}

@@ -1,0 +1,98 @@
+// Forward values on hand-checked cases, and the argument checks every op
+// makes before touching memory.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include "engine/ops.h"
+#include "tests/gradcheck.h"
+
+using namespace taper;
+using taper::testing::randn;
+
+TEST_CASE("forward: conv2d matches a direct sum") {
+  Tensor x = randn({2, 3, 6, 5}, 1), w = randn({4, 3, 3, 3}, 2), b = randn({4}, 3);
+  Tensor y = conv2d(x, w, b, {2, 1});
+  REQUIRE(y.shape() == Shape{2, 4, 3, 3});
+  for (int64_t n = 0; n < 2; ++n) {
+    for (int64_t co = 0; co < 4; ++co) {
+      for (int64_t oh = 0; oh < 3; ++oh) {
+        for (int64_t ow = 0; ow < 3; ++ow) {
+          double s = b.f32()[co];
+          for (int64_t c = 0; c < 3; ++c) {
+            for (int64_t i = 0; i < 3; ++i) {
+              for (int64_t j = 0; j < 3; ++j) {
+                const int64_t ih = oh * 2 - 1 + i, iw = ow * 2 - 1 + j;
+                if (ih < 0 || ih >= 6 || iw < 0 || iw >= 5) continue;
+                s += x.f32()[((n * 3 + c) * 6 + ih) * 5 + iw] * w.f32()[((co * 3 + c) * 3 + i) * 3 + j];
+              }
+            }
+          }
+          CHECK(y.f32()[((n * 4 + co) * 3 + oh) * 3 + ow] == doctest::Approx(s).epsilon(1e-5));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("forward: batch norm statistics and running-statistics update") {
+  Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {3, 2});  // channel 0: 1,3,5; channel 1: 2,4,6
+  Tensor gamma = Tensor::full({2}, 1.0f), beta = Tensor::zeros({2});
+  Tensor mean = Tensor::zeros({2}), var = Tensor::full({2}, 1.0f);
+  Tensor y = batch_norm(x, gamma, beta, mean, var, true, 0.1f, 0.0f);
+  const float z = std::sqrt(1.5f);  // (1 - 3) / sqrt(8/3) = -sqrt(1.5)
+  CHECK(y.f32()[0] == doctest::Approx(-z));
+  CHECK(y.f32()[4] == doctest::Approx(z));
+  CHECK(mean.f32()[0] == doctest::Approx(0.3f));  // 0.9 * 0 + 0.1 * 3
+  CHECK(var.f32()[0] == doctest::Approx(0.9f + 0.1f * 4.0f));  // unbiased variance 4
+  Tensor e = batch_norm(x, gamma, beta, mean, var, false, 0.1f, 0.0f);
+  CHECK(e.f32()[0] == doctest::Approx((1.0f - 0.3f) / std::sqrt(1.3f)));
+  CHECK(mean.f32()[0] == doctest::Approx(0.3f));  // evaluation leaves them alone
+}
+
+TEST_CASE("forward: pooling, softmax, cross-entropy, gather and mix") {
+  Tensor x = Tensor::from_vector({1, 5, 2, 0, 3, 4, 9, 8, 7, 6, 2, 1, 0, 0, 0, 0}, {1, 1, 4, 4});
+  CHECK(max_pool2d(x, 2, 2).to_vector() == std::vector<float>{5, 9, 7, 2});
+  CHECK(global_avg_pool(x).item() == doctest::Approx(48.0f / 16.0f));
+  Tensor logits = Tensor::from_vector({1000, 1000, 0, 0}, {2, 2});  // no overflow
+  CHECK(softmax(logits).to_vector() == std::vector<float>{0.5f, 0.5f, 0.5f, 0.5f});
+  CHECK(cross_entropy(logits, Tensor::from_labels({0, 1})).item() == doctest::Approx(std::log(2.0f)));
+  Tensor g = gather_columns(Tensor::from_vector({0, 1, 2, 3, 4, 5}, {2, 3}), Tensor::from_labels({2, 0}));
+  CHECK(g.to_vector() == std::vector<float>{2, 0, 5, 3});
+  Tensor m = mix(Tensor::from_vector({0.25f, 0.75f}, {2}),
+                 {Tensor::from_vector({4, 8}, {2}), Tensor::from_vector({0, 4}, {2})});
+  CHECK(m.to_vector() == std::vector<float>{1, 5});
+}
+
+TEST_CASE("bad input: ops reject wrong shapes, dtypes and indices with the op's name") {
+  Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4, 5});
+  CHECK_THROWS_WITH_AS(matmul(a, b), doctest::Contains("matmul"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(add(a, b), doctest::Contains("[2, 3] and [4, 5]"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(Tensor::zeros({1, 3, 4, 4}), Tensor::zeros({2, 4, 3, 3}), Tensor()),
+                       doctest::Contains("channels"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(conv2d(Tensor::zeros({1, 3, 2, 2}), Tensor::zeros({2, 3, 5, 5}), Tensor()),
+                       doctest::Contains("larger than"), std::invalid_argument);
+  CHECK_THROWS_AS(conv2d(Tensor::zeros({1, 3, 4, 4}), Tensor::zeros({2, 3, 3, 3}), Tensor(), {0, 0}),
+                  std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cross_entropy(a, Tensor::from_labels({0, 3})), doctest::Contains("label 3"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(cross_entropy(a, Tensor::from_labels({0})), doctest::Contains("one label per row"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(gather_columns(a, Tensor::from_labels({-1})), doctest::Contains("index -1"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(mix(Tensor::zeros({2}), {Tensor::zeros({3}), Tensor::zeros({4})}),
+                       doctest::Contains("basis 1"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(mix(Tensor::zeros({3}), {Tensor::zeros({3})}), doctest::Contains("1 bases"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(reshape(a, {4, -1}), doctest::Contains("-1"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(reshape(a, {7}), doctest::Contains("6 elements"), std::invalid_argument);
+  Tensor m = Tensor::zeros({3}), v = Tensor::full({3}, 1.0f);
+  CHECK_THROWS_WITH_AS(batch_norm(Tensor::zeros({2, 3, 2, 2}), Tensor::zeros({4}), Tensor::zeros({3}), m, v, true),
+                       doctest::Contains("weight"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(batch_norm(Tensor::zeros({1, 3}), Tensor::zeros({3}), Tensor::zeros({3}), m, v, true),
+                       doctest::Contains("more than one value"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(relu(Tensor::from_labels({1})), doctest::Contains("F32"), std::invalid_argument);
+  CHECK_THROWS_AS(Shape({1, 2, 3, 4, 5, 6}), std::invalid_argument);
+  CHECK_THROWS_AS(Tensor::zeros({2}).to_labels(), std::invalid_argument);
+}
