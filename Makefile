@@ -10,7 +10,7 @@ BLAS_LIBS   := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
 
 CXXFLAGS := -std=c++20 -O3 -march=native -fopenmp -Wall -Wextra -Wno-unknown-pragmas -I. $(BLAS_CFLAGS) -MMD -MP \
             -DTAPER_SOURCE_DIR=\"$(CURDIR)\"
-LDLIBS   := $(BLAS_LIBS) -fopenmp -lpthread
+LDLIBS   := $(BLAS_LIBS) -lturbojpeg -fopenmp -lpthread
 ifeq ($(SAN),1)
   CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
   LDLIBS   += -fsanitize=address,undefined
