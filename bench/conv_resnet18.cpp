@@ -3,8 +3,9 @@
 // 1x1 stride-2 downsample shortcuts), batch 128, widths 64 and 16.
 //
 // Each shape's forward, backward-data and backward-weight kernels are timed
-// on their own (straight through the backend, so no autograd or allocation
-// is measured) and compared with an OpenBLAS sgemm peak measured in the same
+// on their own (straight through the backend, so no autograd or output-
+// tensor allocation is measured; the kernels' own scratch buffers are, as
+// they are part of the kernel's cost) and compared with an OpenBLAS sgemm peak measured in the same
 // run, since the convolution is im2col + sgemm and cannot beat that.
 //
 // Usage: build/bench_conv_resnet18 [--quick] [--help]

@@ -5,7 +5,7 @@
 // give the BLAS a wide matrix. Chunks bound the column buffer's memory.
 #include <algorithm>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #include <cblas.h>
 
@@ -21,6 +21,23 @@ constexpr int64_t kColumnBudget = int64_t{16} << 20;
 struct Chunking {
   int64_t rows, plane, images;  // rows = Cin*KH*KW, plane = HO*WO, images per chunk
 };
+
+// Scratch memory reused across calls: allocating and zero-filling a large
+// vector per call cost as much as the GEMM on small layers (bench/conv_resnet18).
+// Two slots (columns, GEMM-layout output); never shrinks; one set per thread.
+float* scratch(int slot, int64_t floats) {
+  struct Buffer {
+    std::unique_ptr<float[]> data;
+    int64_t size = 0;
+  };
+  thread_local Buffer buffers[2];
+  Buffer& b = buffers[slot];
+  if (b.size < floats) {
+    b.data.reset(new float[floats]);  // uninitialised: every use writes before reading
+    b.size = floats;
+  }
+  return b.data.get();
+}
 
 Chunking chunking(const Window2d& g) {
   Chunking c{g.c_in * g.kh * g.kw, g.h_out * g.w_out, 1};
@@ -109,41 +126,44 @@ void gemm_to_nchw(const float* m, float* y, const float* bias, int64_t n0, int64
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
                                 const Window2d& g) {
   const Chunking ch = chunking(g);
-  std::vector<float> col(ch.rows * ch.plane * ch.images), out(g.c_out * ch.plane * ch.images);
+  float* col = scratch(0, ch.rows * ch.plane * ch.images);
+  float* out = scratch(1, g.c_out * ch.plane * ch.images);
   const float* pb = bias.defined() ? bias.f32() : nullptr;
   for (int64_t n0 = 0; n0 < g.n; n0 += ch.images) {
     const int64_t images = std::min(ch.images, g.n - n0), width = images * ch.plane;
-    im2col(x.f32(), col.data(), n0, images, g);
+    im2col(x.f32(), col, n0, images, g);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.c_out, width, ch.rows, 1.0f, w.f32(), ch.rows,
-                col.data(), width, 0.0f, out.data(), width);
-    gemm_to_nchw(out.data(), y.f32(), pb, n0, images, g.c_out, ch.plane);
+                col, width, 0.0f, out, width);
+    gemm_to_nchw(out, y.f32(), pb, n0, images, g.c_out, ch.plane);
   }
 }
 
 void CpuBackend::conv2d_backward_data(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Window2d& g) {
   const Chunking ch = chunking(g);
-  std::vector<float> col(ch.rows * ch.plane * ch.images), gy(g.c_out * ch.plane * ch.images);
+  float* col = scratch(0, ch.rows * ch.plane * ch.images);
+  float* gy = scratch(1, g.c_out * ch.plane * ch.images);
   fill(grad_x, 0.0f);
   for (int64_t n0 = 0; n0 < g.n; n0 += ch.images) {
     const int64_t images = std::min(ch.images, g.n - n0), width = images * ch.plane;
-    nchw_to_gemm(grad_y.f32(), gy.data(), n0, images, g.c_out, ch.plane);
+    nchw_to_gemm(grad_y.f32(), gy, n0, images, g.c_out, ch.plane);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ch.rows, width, g.c_out, 1.0f, w.f32(), ch.rows,
-                gy.data(), width, 0.0f, col.data(), width);
-    col2im(col.data(), grad_x.f32(), n0, images, g);
+                gy, width, 0.0f, col, width);
+    col2im(col, grad_x.f32(), n0, images, g);
   }
 }
 
 void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, Tensor& grad_w, Tensor& grad_bias,
                                         const Window2d& g) {
   const Chunking ch = chunking(g);
-  std::vector<float> col(ch.rows * ch.plane * ch.images), gy(g.c_out * ch.plane * ch.images);
+  float* col = scratch(0, ch.rows * ch.plane * ch.images);
+  float* gy = scratch(1, g.c_out * ch.plane * ch.images);
   if (grad_bias.defined()) fill(grad_bias, 0.0f);
   for (int64_t n0 = 0; n0 < g.n; n0 += ch.images) {
     const int64_t images = std::min(ch.images, g.n - n0), width = images * ch.plane;
-    im2col(x.f32(), col.data(), n0, images, g);
-    nchw_to_gemm(grad_y.f32(), gy.data(), n0, images, g.c_out, ch.plane);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.c_out, ch.rows, width, 1.0f, gy.data(), width,
-                col.data(), width, n0 == 0 ? 0.0f : 1.0f, grad_w.f32(), ch.rows);
+    im2col(x.f32(), col, n0, images, g);
+    nchw_to_gemm(grad_y.f32(), gy, n0, images, g.c_out, ch.plane);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.c_out, ch.rows, width, 1.0f, gy, width,
+                col, width, n0 == 0 ? 0.0f : 1.0f, grad_w.f32(), ch.rows);
     if (grad_bias.defined()) {
       float* gb = grad_bias.f32();
 #pragma omp parallel for schedule(static)
