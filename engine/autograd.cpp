@@ -14,6 +14,25 @@ thread_local bool g_grad_enabled = true;
 
 bool grad_enabled() { return g_grad_enabled; }
 
+// Destroying a graph recursively (tensor -> node -> input tensor -> node ...)
+// overflows the stack on long chains. Instead, a dying node takes over the
+// nodes of inputs that die with it and releases them in a loop.
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> orphans;
+  auto adopt = [&orphans](std::vector<Tensor>& tensors) {
+    for (Tensor& t : tensors) {
+      if (t.defined() && t.impl_ptr().use_count() == 1 && t.grad_fn()) orphans.push_back(std::move(t.impl()->grad_fn));
+    }
+    tensors.clear();
+  };
+  adopt(inputs);
+  while (!orphans.empty()) {
+    std::shared_ptr<Node> node = std::move(orphans.back());
+    orphans.pop_back();
+    if (node.use_count() == 1) adopt(node->inputs);  // node now dies with no inputs left
+  }
+}
+
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 

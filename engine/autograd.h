@@ -21,7 +21,8 @@ struct Node {
   // backward() returns their gradients.
   std::vector<Tensor> inputs;
 
-  virtual ~Node() = default;
+  // Releases the graph behind this node iteratively (see autograd.cpp).
+  virtual ~Node();
   virtual const char* name() const = 0;
   // Given d(loss)/d(output), returns d(loss)/d(input) for each input; an
   // undefined tensor means "no gradient" (e.g. the input does not need one).

@@ -1,0 +1,108 @@
+#include "data/loader.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace taper {
+
+Loader::Loader(std::shared_ptr<const Dataset> data, LoaderOptions options, Transform transform)
+    : data_(std::move(data)), options_(options), transform_(std::move(transform)) {
+  check_arg(data_ && data_->size() > 0, "Loader", "dataset is empty");
+  check_arg(options.batch_size > 0 && options.workers > 0 && options.prefetch > 0, "Loader",
+            "batch_size, workers and prefetch must be positive");
+  check_arg(!options.drop_last || data_->size() >= options.batch_size, "Loader",
+            "batch " + std::to_string(options.batch_size) + " exceeds the " + std::to_string(data_->size()) +
+                " images of " + data_->name + "/" + data_->split);
+}
+
+Loader::~Loader() { stop(); }
+
+int64_t Loader::batches_per_epoch() const {
+  const int64_t n = data_->size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
+  std::vector<int64_t> order(data_->size());
+  for (int64_t i = 0; i < data_->size(); ++i) order[i] = i;
+  if (!options_.shuffle) return order;
+  // Stream 0 of the epoch's generator is the order; images use fork(i).
+  Generator gen = Generator(options_.seed, static_cast<uint64_t>(epoch)).fork(UINT64_MAX);
+  for (int64_t i = data_->size() - 1; i > 0; --i) std::swap(order[i], order[gen.below(i + 1)]);
+  return order;
+}
+
+void Loader::start_epoch(int64_t epoch) {
+  stop();
+  epoch_ = epoch;
+  order_ = epoch_order(epoch);
+  ready_.clear();
+  error_ = nullptr;
+  next_ = 0;
+  stopping_ = false;
+  for (int w = 0; w < options_.workers; ++w) threads_.emplace_back(&Loader::work, this, w);
+}
+
+void Loader::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+Batch Loader::make_batch(int64_t b) const {
+  const int64_t begin = b * options_.batch_size;
+  const int64_t rows = std::min(options_.batch_size, data_->size() - begin);
+  const int64_t per_image = options_.channels * options_.height * options_.width;
+  Batch batch{Tensor::empty({rows, options_.channels, options_.height, options_.width}),
+              Tensor::empty({rows}, DType::I64), Tensor::empty({rows}, DType::I64), {}};
+  const Generator epoch_gen(options_.seed, static_cast<uint64_t>(epoch_));
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t index = order_[begin + r];
+    Generator gen = epoch_gen.fork(static_cast<uint64_t>(index));
+    transform_(data_->images->image(index), gen, batch.images.f32() + r * per_image);
+    batch.labels.i64()[r] = data_->labels[index];
+    batch.domains.i64()[r] = data_->domains.empty() ? 0 : data_->domains[index];
+    batch.indices.push_back(index);
+  }
+  return batch;
+}
+
+// Worker w makes batches w, w + workers, ...; it waits while it would run
+// more than `prefetch` batches ahead of the consumer.
+void Loader::work(int worker) {
+  for (int64_t b = worker; b < batches_per_epoch(); b += options_.workers) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [&] { return stopping_ || b < next_ + options_.prefetch; });
+      if (stopping_) return;
+    }
+    try {
+      Batch batch = make_batch(b);
+      std::lock_guard<std::mutex> lock(mutex_);
+      ready_.emplace(b, std::move(batch));
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    changed_.notify_all();
+  }
+}
+
+bool Loader::next(Batch& out) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (threads_.empty()) throw std::logic_error("Loader::next: call start_epoch first");
+  if (next_ >= batches_per_epoch()) return false;
+  changed_.wait(lock, [&] { return error_ || ready_.count(next_) > 0; });
+  if (error_) std::rethrow_exception(error_);
+  out = std::move(ready_.at(next_));
+  ready_.erase(next_++);
+  lock.unlock();
+  changed_.notify_all();
+  return true;
+}
+
+}  // namespace taper

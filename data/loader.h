@@ -1,0 +1,81 @@
+// Batches of engine tensors from a Dataset: a shuffled order fixed by
+// (seed, epoch), images decoded and augmented on worker threads a few
+// batches ahead of the trainer.
+//
+// Determinism: the order is a function of (seed, epoch), and image i's
+// augmentation draws from Generator(seed, epoch).fork(i), so the batches are
+// identical for any number of workers.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "data/dataset.h"
+#include "engine/rng.h"
+#include "engine/tensor.h"
+
+namespace taper {
+
+// Writes one augmented image as float CHW [channels, height, width] to out.
+using Transform = std::function<void(const Image& image, Generator& gen, float* out)>;
+
+struct LoaderOptions {
+  int64_t batch_size = 128;
+  bool shuffle = true;
+  bool drop_last = true;  // training drops the last partial batch; evaluation keeps it
+  int workers = 2;
+  int prefetch = 4;  // batches decoded ahead of the consumer
+  uint64_t seed = 0;
+  int64_t channels = 3, height = 32, width = 32;  // the transform's output
+};
+
+struct Batch {
+  Tensor images;                 // [B, C, H, W] float32
+  Tensor labels;                 // [B] int64
+  Tensor domains;                // [B] int64
+  std::vector<int64_t> indices;  // dataset indices of the rows
+};
+
+class Loader {
+ public:
+  Loader(std::shared_ptr<const Dataset> data, LoaderOptions options, Transform transform);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  int64_t batches_per_epoch() const;
+  // Starts producing the batches of this epoch (stops any epoch in flight).
+  void start_epoch(int64_t epoch);
+  // The next batch in order; false once the epoch is exhausted. Rethrows a
+  // worker's error (e.g. a corrupt image) naming the file.
+  bool next(Batch& out);
+
+  // The image order of an epoch (exposed for tests and task assignment).
+  std::vector<int64_t> epoch_order(int64_t epoch) const;
+
+ private:
+  void work(int worker);
+  Batch make_batch(int64_t b) const;
+  void stop();
+
+  std::shared_ptr<const Dataset> data_;
+  LoaderOptions options_;
+  Transform transform_;
+  int64_t epoch_ = 0;
+  std::vector<int64_t> order_;
+
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<int64_t, Batch> ready_;
+  std::exception_ptr error_;
+  int64_t next_ = 0;  // the batch the consumer takes next
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace taper
