@@ -15,6 +15,7 @@ struct Command {
 const std::vector<Command>& all_commands();
 void print_usage(std::FILE* out);
 
-int run_demo(int argc, char** argv);  // cli/demo.cpp
+int run_demo(int argc, char** argv);     // cli/demo.cpp
+int run_dataset(int argc, char** argv);  // cli/dataset.cpp
 
 }  // namespace taper::cli

@@ -1,0 +1,104 @@
+// `taper dataset NAME`: what a dataset holds and what its tasks look like.
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "cli/commands.h"
+#include "data/catalog.h"
+
+namespace taper::cli {
+
+namespace {
+
+constexpr const char* kHelp =
+    "usage: taper dataset NAME [--k K] [--tasks N] [--seed S]\n\n"
+    "Prints the image counts per split (and per domain), the numbers of classes,\n"
+    "super-categories and domains, and N sampled tasks of every task sampler that\n"
+    "fits the dataset (paper section 4). NAME: cifar100, cifar100-styles, pacs.\n"
+    "Data is read from $TAPER_DATA, else ./data (`make data` fills it).\n\n"
+    "  --k K      classes per task (default 5)\n"
+    "  --tasks N  tasks shown per sampler (default 3)\n"
+    "  --seed S   sampling seed (default 0)\n";
+
+void print_counts(const Dataset& d) {
+  std::map<int64_t, int64_t> per_domain;
+  for (int64_t dom : d.domains) ++per_domain[dom];
+  std::printf("  %-6s %7lld images", d.split.c_str(), static_cast<long long>(d.size()));
+  if (d.meta.domain_names.size() > 1) {
+    for (const auto& [dom, n] : per_domain) {
+      std::printf("  %s %lld", d.meta.domain_names.at(dom).c_str(), static_cast<long long>(n));
+    }
+  }
+  std::printf("\n");
+}
+
+std::string describe(const Task& t, const ClassMetadata& meta) {
+  std::string s = "{";
+  for (size_t i = 0; i < t.classes.size(); ++i) s += (i ? ", " : "") + meta.class_names.at(t.classes[i]);
+  s += "}";
+  if (t.domain >= 0) s += " in " + meta.domain_names.at(t.domain);
+  return s;
+}
+
+void print_tasks(const std::string& name, const Dataset& d, int64_t k, int64_t count, uint64_t seed) {
+  for (TaskKind kind : task_kinds_for(name, d.meta)) {
+    const int64_t classes = std::min<int64_t>(k, d.meta.num_classes());
+    TaskSampler sampler = make_task_sampler(name, d.meta, {kind, classes, classes});
+    std::printf("\n%s tasks (k = %lld):\n", task_kind_name(kind), static_cast<long long>(classes));
+    Generator gen(seed);
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t image = static_cast<int64_t>(gen.below(d.size()));
+      const int64_t label = d.labels[image];
+      Task t = sampler.sample(label, d.domains.empty() ? 0 : d.domains[image], gen);
+      std::printf("  image %lld (%s): %s\n", static_cast<long long>(image), d.meta.class_names[label].c_str(),
+                  describe(t, d.meta).c_str());
+    }
+  }
+}
+
+int64_t parse_count(const std::string& flag, const char* value) {
+  if (!value) throw std::invalid_argument(flag + " needs a value");
+  char* end = nullptr;
+  const long long v = std::strtoll(value, &end, 10);
+  if (*end != '\0' || v < 0) throw std::invalid_argument(flag + " expects a non-negative integer, got '" + value + "'");
+  return v;
+}
+
+}  // namespace
+
+int run_dataset(int argc, char** argv) {
+  std::string name;
+  int64_t k = 5, count = 3;
+  uint64_t seed = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kHelp, stdout);
+      return 0;
+    } else if (arg == "--k") {
+      k = parse_count(arg, value), ++i;
+    } else if (arg == "--tasks") {
+      count = parse_count(arg, value), ++i;
+    } else if (arg == "--seed") {
+      seed = static_cast<uint64_t>(parse_count(arg, value)), ++i;
+    } else if (arg.rfind("--", 0) == 0 || !name.empty()) {
+      throw std::invalid_argument("unexpected argument '" + arg + "' (see taper dataset --help)");
+    } else {
+      name = arg;
+    }
+  }
+  if (name.empty()) throw std::invalid_argument("which dataset? (see taper dataset --help)");
+  if (k < 1) throw std::invalid_argument("--k must be at least 1");
+  const Dataset train = load_dataset(name, "train"), test = load_dataset(name, "test");
+  const ClassMetadata& meta = train.meta;
+  std::printf("%s (data root %s)\n", name.c_str(), data_root().c_str());
+  print_counts(train);
+  print_counts(test);
+  std::printf("  %lld classes, %zu super-categories, %zu domains\n", static_cast<long long>(meta.num_classes()),
+              meta.super_names.size(), meta.domain_names.size());
+  print_tasks(name, train, k, count, seed);
+  return 0;
+}
+
+}  // namespace taper::cli

@@ -1,0 +1,56 @@
+// Synthetic domains: CIFAR-100 re-rendered in deterministic styles, the
+// stand-in for DomainNet's domains (DESIGN.md §5). Same labels, different
+// looks; each rendering is a pure function of (image, style, seed, index).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+
+namespace taper {
+
+// Named after DomainNet's domains; Real is the unchanged image.
+enum class Style { Real, Sketch, Painting, Clipart, Quickdraw, Infograph };
+
+// Every style, in enum order, and their names ("real", "sketch", ...).
+const std::vector<Style>& all_styles();
+const std::vector<std::string>& style_names();
+const std::string& style_name(Style style);
+Style style_from_name(const std::string& name);  // throws DataError for an unknown name
+
+// Renders `image` (RGB, any size) in `style`. The random parts (paper grain,
+// tint, canvas, wobble, palette, overlays) come from Generator(seed) forked
+// by style and `index`, so the same (seed, index) gives the same bytes on any
+// thread. Sketch and Quickdraw are grey (R = G = B). Output size = input size.
+Image render_style(const Image& image, Style style, uint64_t seed, int64_t index);
+
+// Renders on demand: the styled CIFAR-100 train split would be 50k images x
+// 6 styles x 3 KB = 900 MB held eagerly, while rendering one 32x32 image
+// takes tens of microseconds. Index i is base image i % n in styles[i / n].
+class StyledImageStore final : public ImageStore {
+ public:
+  StyledImageStore(std::shared_ptr<const ImageStore> base, std::vector<Style> styles, uint64_t seed);
+  int64_t size() const override { return base_->size() * static_cast<int64_t>(styles_.size()); }
+  Image image(int64_t index) const override;
+
+ private:
+  std::shared_ptr<const ImageStore> base_;
+  std::vector<Style> styles_;
+  uint64_t seed_;
+};
+
+// `base` once per style, style-major: base.size() * styles.size() images,
+// labels repeated, domain = position in `styles`, meta.domain_names = their
+// names, name = base.name + "-styles". Images are a StyledImageStore.
+Dataset make_styled_dataset(const Dataset& base, const std::vector<Style>& styles, uint64_t seed);
+
+// Tiles rows of images into one picture for looking at: every image is
+// upscaled `scale` times with nearest neighbour into a cell as large as the
+// largest image, cells separated by a grey gap. Throws std::invalid_argument
+// on an empty grid, a non-RGB image or scale < 1.
+Image preview_grid(const std::vector<std::vector<Image>>& rows, int64_t scale);
+
+}  // namespace taper
