@@ -27,7 +27,7 @@ LIB_OBJ := $(call obj,$(LIB_SRC))
 BENCHES := $(patsubst bench/%.cpp,$(BUILD)/bench_%,$(BENCH_SRC))
 DEPS_STAMP := build/.deps-installed
 
-.PHONY: all test demo bench clean deps
+.PHONY: all test demo bench clean deps data
 all: $(BUILD)/taper $(BUILD)/taper_tests $(BENCHES)
 
 deps: $(DEPS_STAMP)
@@ -62,6 +62,11 @@ demo: $(DEPS_STAMP)
 
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# Fills the data root ($TAPER_DATA, else ./data): links ../shared/data/* when that folder
+# exists, else downloads and md5-checks the official CIFAR-100 binary archive.
+data:
+	@scripts/fetch-data.sh
 
 clean:
 	rm -rf build build-san

@@ -25,9 +25,10 @@ std::vector<std::string> read_label_names(const std::string& path, int64_t count
     const std::string line = "line " + std::to_string(i + 1);
     if (names[i].empty()) throw DataError(path + ": " + line + " is empty, expected a class name");
     const auto [it, fresh] = line_of.emplace(names[i], i + 1);
-    if (!fresh)
+    if (!fresh) {
       throw DataError(path + ": " + line + ": duplicate name '" + names[i] + "' (also line " +
                       std::to_string(it->second) + ")");
+    }
   }
   return names;
 }
@@ -91,8 +92,9 @@ class CoarseOfFine {
 }  // namespace
 
 Dataset load_cifar100(const std::string& dir, const std::string& split) {
-  if (split != "train" && split != "test")
+  if (split != "train" && split != "test") {
     throw std::invalid_argument("load_cifar100: split '" + split + "' is not train or test");
+  }
   Dataset data;
   data.name = "cifar100";
   data.split = split;
@@ -108,10 +110,12 @@ Dataset load_cifar100(const std::string& dir, const std::string& split) {
   for (int64_t r = 0; r < count; ++r) {
     const uint8_t* record = bytes.data() + r * kRecordBytes;
     const int64_t coarse = record[0], fine = record[1];
-    if (coarse >= kCoarseClasses)
+    if (coarse >= kCoarseClasses) {
       throw DataError(record_where(path, r) + ": coarse label byte " + std::to_string(coarse) + ", expected 0-19");
-    if (fine >= kFineClasses)
+    }
+    if (fine >= kFineClasses) {
       throw DataError(record_where(path, r) + ": fine label byte " + std::to_string(fine) + ", expected 0-99");
+    }
     coarse_of_fine.add(r, fine, coarse);
     data.labels.push_back(fine);
     planar_to_hwc(record + 2, pixels.data() + r * kPixelBytes);

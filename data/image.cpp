@@ -30,11 +30,19 @@ bool starts_with(const uint8_t* bytes, size_t size, const std::initializer_list<
 // Runs on header values only, before any pixel memory exists.
 void check_dimensions(int64_t width, int64_t height, const std::string& origin) {
   const std::string dims = std::to_string(width) + "x" + std::to_string(height);
-  if (width <= 0 || height <= 0) throw DataError(origin + ": image header claims an empty image (" + dims + ")");
+  if (width <= 0 || height <= 0) {
+    throw DataError(origin + ": image header gives no pixels (" + dims + "; truncated or corrupt header?)");
+  }
   if (width > kMaxImageSide || height > kMaxImageSide) {
     throw DataError(origin + ": image header claims " + dims + " pixels, above the limit of " +
                     std::to_string(kMaxImageSide) + " per side (corrupt header?)");
   }
+}
+
+// stb sets a reason on every failure; the fallback only guards a null.
+std::string stb_reason() {
+  const char* reason = stbi_failure_reason();
+  return reason != nullptr ? reason : "unknown error";
 }
 
 struct TurboJpeg {
@@ -44,7 +52,7 @@ struct TurboJpeg {
   }
 };
 
-// CMYK JPEGs (a few dozen in ImageNet) come from Adobe software, which stores
+// CMYK JPEGs (22 in ImageNet's training set) come from Adobe software, which stores
 // the inks inverted (255 = no ink), so the naive product is the usual RGB.
 Image cmyk_to_rgb(const Image& cmyk) {
   Image rgb(cmyk.height, cmyk.width, 3);
@@ -76,17 +84,23 @@ Image decode_jpeg(const uint8_t* bytes, size_t size, const std::string& origin) 
   return cmyk ? cmyk_to_rgb(out) : out;
 }
 
+uint32_t read_u32_be(const uint8_t* bytes) {
+  return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) | bytes[3];
+}
+
+// The size comes straight from the IHDR chunk, which PNG requires first:
+// stbi_info_from_memory reports images over its own limit as "unknown image
+// type", which would hide the real problem.
 Image decode_png(const uint8_t* bytes, size_t size, const std::string& origin) {
-  if (size > INT_MAX) throw DataError(origin + ": PNG file of " + std::to_string(size) + " bytes is too large");
-  const int length = static_cast<int>(size);
-  int width = 0, height = 0, channels = 0;
-  if (stbi_info_from_memory(bytes, length, &width, &height, &channels) == 0) {
-    throw DataError(origin + ": corrupt PNG header: " + stbi_failure_reason());
+  if (size < 24 || std::memcmp(bytes + 12, "IHDR", 4) != 0) {
+    throw DataError(origin + ": corrupt PNG header: no IHDR chunk after the signature");
   }
-  check_dimensions(width, height, origin);
+  check_dimensions(read_u32_be(bytes + 16), read_u32_be(bytes + 20), origin);
+  if (size > INT_MAX) throw DataError(origin + ": PNG file of " + std::to_string(size) + " bytes is too large");
+  int width = 0, height = 0, channels = 0;
   const std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
-      stbi_load_from_memory(bytes, length, &width, &height, &channels, 3), stbi_image_free);
-  if (pixels == nullptr) throw DataError(origin + ": corrupt PNG data: " + stbi_failure_reason());
+      stbi_load_from_memory(bytes, static_cast<int>(size), &width, &height, &channels, 3), stbi_image_free);
+  if (pixels == nullptr) throw DataError(origin + ": corrupt PNG data: " + stb_reason());
   Image out(height, width, 3);
   std::memcpy(out.pixels.data(), pixels.get(), out.pixels.size());
   return out;

@@ -30,8 +30,9 @@ void read_synsets(const std::string& path, ClassMetadata* meta) {
     }
     const std::string wnid = lines[i].substr(0, space);
     const auto [it, fresh] = line_of.emplace(wnid, i);
-    if (!fresh)
+    if (!fresh) {
       throw DataError(line_where(path, i) + ": wnid " + wnid + " already on line " + std::to_string(it->second + 1));
+    }
     meta->class_ids.push_back(wnid);
     meta->class_names.push_back(lines[i].substr(space + 1));
   }
@@ -68,15 +69,16 @@ std::vector<int64_t> read_devkit_labels(const std::string& path, const ClassMeta
   const std::vector<std::string> lines = read_text_lines(path);
   for (size_t i = 0; i < lines.size(); ++i) {
     const auto it = labels.find(lines[i]);
-    if (it == labels.end())
+    if (it == labels.end()) {
       throw DataError(line_where(path, i) + ": '" + lines[i] + "' is not a wnid of the synset list");
+    }
     label_of_id.push_back(it->second);
   }
   return label_of_id;
 }
 
 std::string val_file_name(size_t index) {
-  char name[40];
+  char name[64];
   std::snprintf(name, sizeof(name), "ILSVRC2012_val_%08zu.JPEG", index + 1);
   return name;
 }
@@ -109,8 +111,9 @@ void read_flat_val(const std::string& dir, const ImageNetFiles& files, const Cla
 }  // namespace
 
 Dataset load_imagenet(const std::string& dir, const std::string& split, const ImageNetFiles& files) {
-  if (split != "train" && split != "val")
+  if (split != "train" && split != "val") {
     throw std::invalid_argument("load_imagenet: split '" + split + "' is not train or val");
+  }
   Dataset data;
   data.name = "imagenet";
   data.split = split;

@@ -88,8 +88,9 @@ std::unordered_map<int64_t, int64_t> read_categories(const JsonFile& file, Class
   }
   std::unordered_map<int64_t, int64_t> label_of_id;
   for (const Category& c : sorted) {
-    if (!label_of_id.emplace(c.id, meta->num_classes()).second)
+    if (!label_of_id.emplace(c.id, meta->num_classes()).second) {
       file.fail("categories", "duplicate id " + std::to_string(c.id));
+    }
     meta->class_ids.push_back(std::to_string(c.id));
     meta->class_names.push_back(c.name);
     meta->super_of_class.push_back(super_index.at(c.supercategory));
@@ -123,11 +124,13 @@ std::vector<int64_t> read_annotations(const JsonFile& file, const std::unordered
     const int64_t image = file.integer(annotations[i], "image_id", where);
     const int64_t category = file.integer(annotations[i], "category_id", where);
     const auto position = position_of_id.find(image);
-    if (position == position_of_id.end())
+    if (position == position_of_id.end()) {
       file.fail(where, "image_id " + std::to_string(image) + " is not in \"images\"");
+    }
     const auto label = label_of_category.find(category);
-    if (label == label_of_category.end())
+    if (label == label_of_category.end()) {
       file.fail(where, "category_id " + std::to_string(category) + " is not in \"categories\"");
+    }
     if (labels[position->second] >= 0) {
       file.fail(where, "image " + std::to_string(image) + " is already annotated by " +
                            entry("annotations", annotation_of[position->second]));
@@ -136,16 +139,18 @@ std::vector<int64_t> read_annotations(const JsonFile& file, const std::unordered
     annotation_of[position->second] = i;
   }
   const auto missing = std::find(labels.begin(), labels.end(), -1);
-  if (missing != labels.end())
+  if (missing != labels.end()) {
     file.fail(entry("images", static_cast<size_t>(missing - labels.begin())), "has no annotation");
+  }
   return labels;
 }
 
 }  // namespace
 
 Dataset load_inaturalist(const std::string& dir, const std::string& split) {
-  if (split != "train" && split != "val")
+  if (split != "train" && split != "val") {
     throw std::invalid_argument("load_inaturalist: split '" + split + "' is not train or val");
+  }
   const JsonFile file(join_path(dir, split + ".json"));
   Dataset data;
   data.name = "inaturalist";

@@ -18,11 +18,12 @@ Loader::Loader(std::shared_ptr<const Dataset> data, LoaderOptions options, Trans
 Loader::~Loader() { stop(); }
 
 int64_t Loader::batches_per_epoch() const {
-  const int64_t n = data_->size(), b = options_.batch_size;
+  const int64_t n = order_.empty() ? data_->size() : static_cast<int64_t>(order_.size()), b = options_.batch_size;
   return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
 std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
+  if (options_.order) return options_.order(epoch);
   std::vector<int64_t> order(data_->size());
   for (int64_t i = 0; i < data_->size(); ++i) order[i] = i;
   if (!options_.shuffle) return order;
@@ -36,6 +37,10 @@ void Loader::start_epoch(int64_t epoch) {
   stop();
   epoch_ = epoch;
   order_ = epoch_order(epoch);
+  for (int64_t i : order_) {
+    check_arg(0 <= i && i < data_->size(), "Loader", "epoch order names image " + std::to_string(i) + " of " +
+                                                        std::to_string(data_->size()));
+  }
   ready_.clear();
   error_ = nullptr;
   next_ = 0;
@@ -55,7 +60,7 @@ void Loader::stop() {
 
 Batch Loader::make_batch(int64_t b) const {
   const int64_t begin = b * options_.batch_size;
-  const int64_t rows = std::min(options_.batch_size, data_->size() - begin);
+  const int64_t rows = std::min(options_.batch_size, static_cast<int64_t>(order_.size()) - begin);
   const int64_t per_image = options_.channels * options_.height * options_.width;
   Batch batch{Tensor::empty({rows, options_.channels, options_.height, options_.width}),
               Tensor::empty({rows}, DType::I64), Tensor::empty({rows}, DType::I64), {}};

@@ -32,6 +32,10 @@ struct LoaderOptions {
   int prefetch = 4;  // batches decoded ahead of the consumer
   uint64_t seed = 0;
   int64_t channels = 3, height = 32, width = 32;  // the transform's output
+  // Replaces the shuffled order: the dataset indices of an epoch, in batch
+  // order (stage 3 lays out task groups this way). Must be a pure function
+  // of the epoch for runs to be reproducible.
+  std::function<std::vector<int64_t>(int64_t epoch)> order;
 };
 
 struct Batch {
@@ -48,6 +52,8 @@ class Loader {
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
+  // Of the current epoch (the shuffled order has one entry per image; a
+  // custom order may have any length).
   int64_t batches_per_epoch() const;
   // Starts producing the batches of this epoch (stops any epoch in flight).
   void start_epoch(int64_t epoch);

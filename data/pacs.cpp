@@ -44,8 +44,9 @@ SplitEntry parse_line(const std::string& dir, const std::string& line, const std
   const size_t tab = line.find('\t');
   if (tab == std::string::npos) throw DataError(where + ": expected '<domain>/<class>/<file><TAB>train|test'");
   SplitEntry entry{line.substr(0, tab), line.substr(tab + 1)};
-  if (entry.split != "train" && entry.split != "test")
+  if (entry.split != "train" && entry.split != "test") {
     throw DataError(where + ": split '" + entry.split + "' is not train or test");
+  }
   const fs::path path(entry.path);
   const std::vector<std::string> parts(path.begin(), path.end());
   if (parts.size() != 3) throw DataError(where + ": path '" + entry.path + "' is not <domain>/<class>/<file>");
@@ -63,8 +64,9 @@ SplitEntry parse_line(const std::string& dir, const std::string& line, const std
 std::vector<SplitEntry> read_split_file(const std::string& dir, const ClassMetadata& meta) {
   const std::string path = join_path(dir, "split.tsv");
   const std::vector<std::string> lines = read_text_lines(path);
-  if (lines.empty() || lines[0] != "path\tsplit")
+  if (lines.empty() || lines[0] != "path\tsplit") {
     throw DataError(path + ": line 1: expected the header 'path<TAB>split'");
+  }
   std::vector<SplitEntry> entries;
   std::map<std::string, size_t> line_of;
   for (size_t i = 1; i < lines.size(); ++i) {

@@ -23,8 +23,8 @@ namespace {
 Image test_image(uint64_t seed) {
   Image im(32, 32);
   Generator gen(seed);
-  for (int64_t y = 0; y < 32; ++y)
-    for (int64_t x = 0; x < 32; ++x) {
+  for (int y = 0; y < 32; ++y)
+    for (int x = 0; x < 32; ++x) {
       const bool disc = (y - 15) * (y - 15) + (x - 17) * (x - 17) < 100;
       const bool stripe = disc && y > 13 && y < 17;
       const int noise = static_cast<int>(gen.below(21)) - 10;
@@ -101,6 +101,20 @@ TEST_CASE("styles: a rendering is a pure function of (seed, index), on any threa
 #pragma omp parallel for num_threads(2)
   for (int i = 0; i < 16; ++i) parallel[i] = render_style(test_image(i), Style::Painting, 5, i);
   for (int i = 0; i < 16; ++i) CHECK(serial[i].pixels == parallel[i].pixels);
+}
+
+TEST_CASE("styles: any image size renders, keeping its size") {
+  Generator gen(2);
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{1, 1}, {2, 3}, {5, 40}, {64, 64}}) {
+    Image im(h, w);
+    for (uint8_t& p : im.pixels) p = uint8_t(gen.below(256));
+    for (Style s : all_styles()) {
+      const Image out = render_style(im, s, 1, 0);
+      CHECK(out.height == h);
+      CHECK(out.width == w);
+      CHECK(out.pixels.size() == im.pixels.size());
+    }
+  }
 }
 
 TEST_CASE("styles: every style differs substantially from real and from every other style") {

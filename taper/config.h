@@ -1,0 +1,109 @@
+// Every knob of a TAPER run, read from one TOML file. Unknown keys, wrong
+// types and impossible values are rejected before any training, naming the
+// key ("stage2.epochs") and what was expected.
+//
+// A complete config (defaults shown; every key is optional):
+//
+//   seed = 0
+//   [data]
+//   dataset = "cifar100"        # cifar100 | cifar100-styles | pacs
+//   classes = 0                 # keep the first N classes (0: all)
+//   train_per_class = 0         # images per class kept for training (0: all)
+//   test_per_class = 0          # likewise for testing
+//   augment = true              # CIFAR-style crop + flip while training
+//   workers = 2                 # loader threads
+//   [model]
+//   arch = "resnet20"           # see nn/resnet.h
+//   width = 1.0
+//   stem = "cifar"
+//   [tasks]
+//   sampler = "wordnet-nearest" # wordnet-nearest | super-category | domain | uniform
+//   k = 20                      # classes per task; k_min/k_max instead for dynamic k
+//   k_min = 0
+//   k_max = 0
+//   description = "bow"         # bow (text arrives with the language issue)
+//   eval_seed = 1               # fixes the evaluation tasks
+//   [taper]
+//   bases = 10                  # Q
+//   mixers = "block"            # block (one per stage) | single
+//   stem_mixer = "first-stage"  # first-stage | own
+//   classifier_mixer = "last-stage"  # last-stage | own
+//   bn_stats = "mixed"          # mixed (per basis, mixed like weights) | shared
+//   predictor_hidden = 64       # width of the 4-layer MLP
+//   groups = 8                  # task groups per stage-3 batch
+//   shards = "classes"          # stage-2 shards: classes | domains
+//   [optim]                     # defaults for every stage (the paper's)
+//   batch = 128
+//   lr = 0.1
+//   momentum = 0.9
+//   weight_decay = 1e-4
+//   schedule = "step"           # step | cosine | constant
+//   decay_epochs = [30, 60, 90] # step decay milestones, in epochs of the stage
+//   gamma = 0.1
+//   warmup_epochs = 0
+//   [stage1] / [stage2] / [stage3] / [baseline]
+//   epochs = 100 / 5 / 20 / 125 # plus any [optim] key, overriding it for that stage
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace taper {
+
+struct OptimConfig {
+  int64_t batch = 128;
+  double lr = 0.1, momentum = 0.9, weight_decay = 1e-4;
+  std::string schedule = "step";
+  std::vector<int64_t> decay_epochs{30, 60, 90};
+  double gamma = 0.1;
+  int64_t warmup_epochs = 0;
+};
+
+struct StageConfig {
+  int64_t epochs = 0;
+  OptimConfig optim;
+};
+
+struct RunConfig {
+  uint64_t seed = 0;
+  struct {
+    std::string dataset = "cifar100";
+    int64_t classes = 0, train_per_class = 0, test_per_class = 0;
+    bool augment = true;
+    int64_t workers = 2;
+  } data;
+  struct {
+    std::string arch = "resnet20";
+    double width = 1.0;
+    std::string stem = "cifar";
+  } model;
+  struct {
+    std::string sampler = "wordnet-nearest";
+    int64_t k = 20, k_min = 0, k_max = 0;
+    std::string description = "bow";
+    uint64_t eval_seed = 1;
+  } tasks;
+  struct {
+    int64_t bases = 10;
+    std::string mixers = "block", stem_mixer = "first-stage", classifier_mixer = "last-stage";
+    std::string bn_stats = "mixed", shards = "classes";
+    int64_t predictor_hidden = 64, groups = 8;
+  } taper;
+  StageConfig stage1{100, {}}, stage2{5, {}}, stage3{20, {}}, baseline{125, {}};
+  std::string source;  // the file it came from, for messages
+};
+
+// Parses TOML text; `origin` names it in errors. Throws ConfigError.
+RunConfig parse_config(const std::string& toml_text, const std::string& origin);
+RunConfig load_config(const std::string& path);
+// The config as TOML (every key, defaults included): saved in each run dir.
+std::string to_toml(const RunConfig& config);
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace taper
