@@ -12,12 +12,12 @@ CXXFLAGS := -std=c++20 -O3 -march=native -fopenmp -Wall -Wextra -Wno-unknown-pra
             -DTAPER_SOURCE_DIR=\"$(CURDIR)\"
 LDLIBS   := $(BLAS_LIBS) -lturbojpeg -fopenmp -lpthread
 ifeq ($(SAN),1)
-  CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+  CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DTAPER_POISON_ALLOCATIONS
   LDLIBS   += -fsanitize=address,undefined
 endif
 
 # One-way layers: engine <- nn <- taper <- cli. Each later layer adds its folder here.
-LIB_SRC   := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp data/*.cpp nn/*.cpp)
+LIB_SRC   := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp data/*.cpp nn/*.cpp taper/*.cpp)
 CLI_SRC   := $(wildcard cli/*.cpp)
 TEST_SRC  := $(wildcard tests/*.cpp)
 BENCH_SRC := $(wildcard bench/*.cpp)

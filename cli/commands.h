@@ -17,5 +17,9 @@ void print_usage(std::FILE* out);
 
 int run_demo(int argc, char** argv);     // cli/demo.cpp
 int run_dataset(int argc, char** argv);  // cli/dataset.cpp
+int run_train(int argc, char** argv);    // cli/train.cpp
+int run_eval(int argc, char** argv);     // cli/train.cpp
+int run_personalize(int argc, char** argv);  // cli/personalize.cpp
+int run_predict(int argc, char** argv);      // cli/personalize.cpp
 
 }  // namespace taper::cli

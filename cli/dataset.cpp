@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "data/catalog.h"
 
@@ -56,39 +57,18 @@ void print_tasks(const std::string& name, const Dataset& d, int64_t k, int64_t c
   }
 }
 
-int64_t parse_count(const std::string& flag, const char* value) {
-  if (!value) throw std::invalid_argument(flag + " needs a value");
-  char* end = nullptr;
-  const long long v = std::strtoll(value, &end, 10);
-  if (*end != '\0' || v < 0) throw std::invalid_argument(flag + " expects a non-negative integer, got '" + value + "'");
-  return v;
-}
-
 }  // namespace
 
 int run_dataset(int argc, char** argv) {
-  std::string name;
-  int64_t k = 5, count = 3;
-  uint64_t seed = 0;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    } else if (arg == "--k") {
-      k = parse_count(arg, value), ++i;
-    } else if (arg == "--tasks") {
-      count = parse_count(arg, value), ++i;
-    } else if (arg == "--seed") {
-      seed = static_cast<uint64_t>(parse_count(arg, value)), ++i;
-    } else if (arg.rfind("--", 0) == 0 || !name.empty()) {
-      throw std::invalid_argument("unexpected argument '" + arg + "' (see taper dataset --help)");
-    } else {
-      name = arg;
-    }
+  const Args args(argc, argv, {"--k", "--tasks", "--seed"}, {});
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
   }
-  if (name.empty()) throw std::invalid_argument("which dataset? (see taper dataset --help)");
+  args.expect_positional(1, "one dataset NAME");
+  const std::string name = args.positional()[0];
+  const int64_t k = args.count("--k", 5), count = args.count("--tasks", 3);
+  const uint64_t seed = static_cast<uint64_t>(args.count("--seed", 0));
   if (k < 1) throw std::invalid_argument("--k must be at least 1");
   const Dataset train = load_dataset(name, "train"), test = load_dataset(name, "test");
   const ClassMetadata& meta = train.meta;

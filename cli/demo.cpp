@@ -7,9 +7,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/progress.h"
 #include "nn/tiny_cnn.h"
+#include "taper/progress.h"
 
 namespace taper::cli {
 
@@ -22,30 +23,18 @@ constexpr const char* kHelp =
     "  --epochs N   passes over the training images (default 8)\n"
     "  --seed S     fixes initialisation, data and shuffling (default 0)\n";
 
-int parse_int(const std::string& flag, const char* value) {
-  if (!value) throw std::invalid_argument(flag + " needs a value");
-  char* end = nullptr;
-  const long v = std::strtol(value, &end, 10);
-  if (*end != '\0' || v < 0) throw std::invalid_argument(flag + " expects a non-negative integer, got '" + value + "'");
-  return static_cast<int>(v);
-}
 }  // namespace
 
 int run_demo(int argc, char** argv) {
-  FitOptions options;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fputs(kHelp, stdout);
-      return 0;
-    } else if (arg == "--epochs") {
-      options.epochs = parse_int(arg, i + 1 < argc ? argv[++i] : nullptr);
-    } else if (arg == "--seed") {
-      options.seed = static_cast<uint64_t>(parse_int(arg, i + 1 < argc ? argv[++i] : nullptr));
-    } else {
-      throw std::invalid_argument("unknown option '" + arg + "' (see taper demo --help)");
-    }
+  const Args args(argc, argv, {"--epochs", "--seed"}, {});
+  if (args.help()) {
+    std::fputs(kHelp, stdout);
+    return 0;
   }
+  args.expect_positional(0, "no positional arguments");
+  FitOptions options;
+  options.epochs = static_cast<int>(args.count("--epochs", options.epochs));
+  options.seed = static_cast<uint64_t>(args.count("--seed", 0));
   const ImageBatch train = make_synthetic_shapes(1024, 16, options.seed * 2 + 1);
   const ImageBatch test = make_synthetic_shapes(512, 16, options.seed * 2 + 2);
   TinyCnn model(4, options.seed);

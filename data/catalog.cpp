@@ -61,7 +61,7 @@ TaskSampler make_task_sampler(const std::string& dataset, const ClassMetadata& m
     throw DataError(dataset + ": wordnet-nearest tasks need a class -> WordNet mapping, which only cifar100 has");
   }
   const WordNet wordnet;
-  const ClassHierarchy h = make_class_hierarchy(wordnet, read_class_synsets(cifar100_wordnet_path(), meta.class_names));
+  const ClassHierarchy h = make_class_hierarchy(wordnet, read_class_synsets(cifar100_wordnet_path(), meta.class_names, true));
   return TaskSampler(meta, options, h.nearest);
 }
 

@@ -49,7 +49,8 @@ std::vector<int64_t> by_distance(const std::vector<int32_t>& distances, int64_t 
 
 std::string cifar100_wordnet_path() { return std::string(TAPER_SOURCE_DIR) + "/data/cifar100_wordnet.tsv"; }
 
-std::vector<ClassSynset> read_class_synsets(const std::string& path, const std::vector<std::string>& class_names) {
+std::vector<ClassSynset> read_class_synsets(const std::string& path, const std::vector<std::string>& class_names,
+                                           bool skip_other_classes) {
   const std::vector<std::string> lines = read_text_lines(path);
   std::vector<std::optional<ClassSynset>> by_class(class_names.size());
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -57,7 +58,10 @@ std::vector<ClassSynset> read_class_synsets(const std::string& path, const std::
     const std::string where = path + ":" + std::to_string(i + 1) + ": ";
     ClassSynset row = parse_row(lines[i], where);
     const auto it = std::find(class_names.begin(), class_names.end(), row.class_name);
-    if (it == class_names.end()) throw DataError(where + "unknown class '" + row.class_name + "'");
+    if (it == class_names.end()) {
+      if (skip_other_classes) continue;
+      throw DataError(where + "unknown class '" + row.class_name + "'");
+    }
     std::optional<ClassSynset>& slot = by_class[it - class_names.begin()];
     if (slot) throw DataError(where + "class '" + row.class_name + "' listed twice");
     slot = std::move(row);

@@ -26,7 +26,10 @@ std::string cifar100_wordnet_path();
 // and returns its rows in the order of `class_names`. Throws DataError naming
 // the file (and line) on a malformed row, a class not in `class_names`, a
 // class listed twice or one without a row.
-std::vector<ClassSynset> read_class_synsets(const std::string& path, const std::vector<std::string>& class_names);
+// skip_other_classes: rows of classes not in `class_names` are ignored (a
+// run that keeps only some of the dataset's classes).
+std::vector<ClassSynset> read_class_synsets(const std::string& path, const std::vector<std::string>& class_names,
+                                           bool skip_other_classes = false);
 
 struct ClassHierarchy {
   std::vector<std::string> class_names;

@@ -69,6 +69,11 @@ Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
   size_t rounded = (nbytes + 63) / 64 * 64;
   data = std::aligned_alloc(64, rounded ? rounded : 64);
   if (!data) throw std::bad_alloc();
+#ifdef TAPER_POISON_ALLOCATIONS
+  // Sanitizer builds fill new memory with NaN bytes, so that a kernel that
+  // reads an output before writing it shows up as NaN instead of passing by luck.
+  std::memset(data, 0xFF, rounded ? rounded : 64);
+#endif
 }
 
 Storage::~Storage() { std::free(data); }

@@ -18,9 +18,10 @@
 //   stem = "cifar"
 //   [tasks]
 //   sampler = "wordnet-nearest" # wordnet-nearest | super-category | domain | uniform
-//   k = 20                      # classes per task; k_min/k_max instead for dynamic k
-//   k_min = 0
-//   k_max = 0
+//   k = 20                      # classes per task (fixed k)
+//   k_min = 0                   # dynamic k (Table 3): both >= 1, k_min <= k_max, and
+//   k_max = 0                   # each task draws k from [k_min, k_max]; tasks.k is then
+//                               # ignored. Both 0: fixed k. Exactly one 0 is an error.
 //   description = "bow"         # bow (text arrives with the language issue)
 //   eval_seed = 1               # fixes the evaluation tasks
 //   [taper]
@@ -43,6 +44,9 @@
 //   warmup_epochs = 0
 //   [stage1] / [stage2] / [stage3] / [baseline]
 //   epochs = 100 / 5 / 20 / 125 # plus any [optim] key, overriding it for that stage
+//
+// Whether k fits the dataset's class count needs the data and is checked once
+// the dataset is loaded, not here.
 #pragma once
 
 #include <cstdint>
@@ -59,46 +63,64 @@ struct OptimConfig {
   std::vector<int64_t> decay_epochs{30, 60, 90};
   double gamma = 0.1;
   int64_t warmup_epochs = 0;
+  bool operator==(const OptimConfig&) const = default;
 };
 
+// A stage's optim is the effective one: [optim] with the stage's overrides.
 struct StageConfig {
   int64_t epochs = 0;
   OptimConfig optim;
+  bool operator==(const StageConfig&) const = default;
+};
+
+struct DataConfig {
+  std::string dataset = "cifar100";
+  int64_t classes = 0, train_per_class = 0, test_per_class = 0;
+  bool augment = true;
+  int64_t workers = 2;
+  bool operator==(const DataConfig&) const = default;
+};
+
+struct ModelConfig {
+  std::string arch = "resnet20";
+  double width = 1.0;
+  std::string stem = "cifar";
+  bool operator==(const ModelConfig&) const = default;
+};
+
+struct TasksConfig {
+  std::string sampler = "wordnet-nearest";
+  int64_t k = 20, k_min = 0, k_max = 0;
+  std::string description = "bow";
+  uint64_t eval_seed = 1;
+  bool operator==(const TasksConfig&) const = default;
+};
+
+struct TaperConfig {
+  int64_t bases = 10;
+  std::string mixers = "block", stem_mixer = "first-stage", classifier_mixer = "last-stage";
+  std::string bn_stats = "mixed", shards = "classes";
+  int64_t predictor_hidden = 64, groups = 8;
+  bool operator==(const TaperConfig&) const = default;
 };
 
 struct RunConfig {
-  uint64_t seed = 0;
-  struct {
-    std::string dataset = "cifar100";
-    int64_t classes = 0, train_per_class = 0, test_per_class = 0;
-    bool augment = true;
-    int64_t workers = 2;
-  } data;
-  struct {
-    std::string arch = "resnet20";
-    double width = 1.0;
-    std::string stem = "cifar";
-  } model;
-  struct {
-    std::string sampler = "wordnet-nearest";
-    int64_t k = 20, k_min = 0, k_max = 0;
-    std::string description = "bow";
-    uint64_t eval_seed = 1;
-  } tasks;
-  struct {
-    int64_t bases = 10;
-    std::string mixers = "block", stem_mixer = "first-stage", classifier_mixer = "last-stage";
-    std::string bn_stats = "mixed", shards = "classes";
-    int64_t predictor_hidden = 64, groups = 8;
-  } taper;
+  uint64_t seed = 0;  // seeds are TOML integers, so at most 2^63 - 1
+  DataConfig data;
+  ModelConfig model;
+  TasksConfig tasks;
+  TaperConfig taper;
   StageConfig stage1{100, {}}, stage2{5, {}}, stage3{20, {}}, baseline{125, {}};
   std::string source;  // the file it came from, for messages
+  bool operator==(const RunConfig&) const = default;
 };
 
 // Parses TOML text; `origin` names it in errors. Throws ConfigError.
 RunConfig parse_config(const std::string& toml_text, const std::string& origin);
 RunConfig load_config(const std::string& path);
 // The config as TOML (every key, defaults included): saved in each run dir.
+// parse_config(to_toml(c), c.source) == c. [optim] is not written: each
+// stage table spells out its effective optimizer settings instead.
 std::string to_toml(const RunConfig& config);
 
 class ConfigError : public std::runtime_error {

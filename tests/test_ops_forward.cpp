@@ -5,6 +5,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "engine/backend.h"
 #include "engine/ops.h"
 #include "tests/gradcheck.h"
 
@@ -63,6 +64,15 @@ TEST_CASE("forward: pooling, softmax, cross-entropy, gather and mix") {
   Tensor m = mix(Tensor::from_vector({0.25f, 0.75f}, {2}),
                  {Tensor::from_vector({4, 8}, {2}), Tensor::from_vector({0, 4}, {2})});
   CHECK(m.to_vector() == std::vector<float>{1, 5});
+}
+
+TEST_CASE("forward: outputs never read their uninitialised memory") {
+  // Regression: sum_rows with beta = 0 computed 0 * (garbage) and turned a
+  // NaN left in fresh memory into a NaN bias gradient.
+  Tensor x = Tensor::from_vector({1, 2, 3, 4}, {2, 2});
+  Tensor out = Tensor::full({2}, std::nanf(""));
+  backend_for(Device::cpu()).sum_rows(x, out, 0.0f);
+  CHECK(out.to_vector() == std::vector<float>{4, 6});
 }
 
 TEST_CASE("bad input: ops reject wrong shapes, dtypes and indices with the op's name") {

@@ -311,42 +311,58 @@ std::vector<std::string> split_commas(const std::string& text) {
   return parts;
 }
 
-void check_against_pytorch(const std::string& c, const ResNetConfig& config) {
-  const ResNet net(config);
+const ResNetConfig& fixture_config(const std::string& c) {
+  static const ResNetConfig cifar{"resnet8", "cifar", 0.25, 10}, imagenet{"resnet50", "imagenet", 1.0 / 64, 5};
+  return c == "cifar" ? cifar : imagenet;
+}
+
+// One pass of case c in `mode` ("train" / "eval") from the fixture's tensors:
+// logits, loss, every parameter's gradient and the running stats (updated in
+// training, untouched in evaluation).
+void check_pass(const std::string& c, const std::string& mode) {
+  const ResNet net(fixture_config(c));
   TensorMap params = fixture_group(c + ".params.");
   for (auto& [name, p] : params) p.set_requires_grad(true);
   TensorMap buffers = fixture_group(c + ".buffers.");
-  // The hand-built PyTorch mirror of torchvision has our names in our order.
-  CHECK(names_of(net.parameters()) == split_commas(resnet_fixture().metadata.at(c + ".param_order")));
-  CHECK(params.size() == net.parameters().size());
-  CHECK(buffers.size() == net.buffers().size());
-
-  const Tensor x = fixture_tensor(c + ".x");
-  const Tensor logits = net.forward(params, buffers, x, true);
-  CHECK(relative_error(logits, fixture_tensor(c + ".logits.train")) <= 1e-4);
+  const std::string r = c + "." + mode + ".";
+  const Tensor logits = net.forward(params, buffers, fixture_tensor(c + ".x"), mode == "train");
+  CHECK(relative_error(logits, fixture_tensor(r + "logits")) <= 1e-4);
   const Tensor loss = cross_entropy(logits, fixture_tensor(c + ".labels"));
-  CHECK(relative_error(loss, fixture_tensor(c + ".loss")) <= 1e-4);
+  CHECK(relative_error(loss, fixture_tensor(r + "loss")) <= 1e-4);
   loss.backward();
   for (const TensorSpec& s : net.parameters()) {
     CAPTURE(s.name);
-    CHECK(relative_error(params.at(s.name).grad(), fixture_tensor(c + ".grad." + s.name)) <= 1e-4);
+    CHECK(relative_error(params.at(s.name).grad(), fixture_tensor(r + "grad." + s.name)) <= 1e-4);
   }
   for (const TensorSpec& s : net.buffers()) {
     CAPTURE(s.name);
-    CHECK(relative_error(buffers.at(s.name), fixture_tensor(c + ".buffers_after." + s.name)) <= 1e-4);
+    const Tensor want = mode == "train" ? fixture_tensor(r + "buffers_after." + s.name)
+                                        : fixture_tensor(c + ".buffers." + s.name);
+    CHECK(relative_error(buffers.at(s.name), want) <= 1e-4);
   }
+}
 
-  NoGradGuard no_grad;
-  TensorMap initial = fixture_group(c + ".buffers.");
-  CHECK(relative_error(net.forward(params, initial, x, false), fixture_tensor(c + ".logits.eval")) <= 1e-4);
+// The hand-built PyTorch mirror of torchvision has our names in our order.
+void check_names(const std::string& c) {
+  const ResNet net(fixture_config(c));
+  CHECK(names_of(net.parameters()) == split_commas(resnet_fixture().metadata.at(c + ".param_order")));
+  CHECK(fixture_group(c + ".params.").size() == net.parameters().size());
+  CHECK(fixture_group(c + ".buffers.").size() == net.buffers().size());
 }
 
 }  // namespace
 
-TEST_CASE("resnet: CIFAR resnet8 matches PyTorch (logits, gradients, running statistics)") {
-  check_against_pytorch("cifar", {"resnet8", "cifar", 0.25, 10});
+TEST_CASE("resnet: CIFAR resnet8 matches PyTorch in training and evaluation") {
+  check_names("cifar");
+  check_pass("cifar", "train");
+  check_pass("cifar", "eval");
 }
 
-TEST_CASE("resnet: ImageNet-stem resnet50 matches PyTorch (logits, gradients, running statistics)") {
-  check_against_pytorch("imagenet", {"resnet50", "imagenet", 1.0 / 64, 5});
+// Evaluation mode only: with 1-channel layers and a few values per batch
+// statistic, training mode is too ill-conditioned in float32 for 1e-4
+// (PyTorch's own float32 result is off by ~1e-3; see make_resnet_fixture.py).
+// Batch norm's training mode is covered by the resnet8 case.
+TEST_CASE("resnet: ImageNet-stem Bottleneck resnet50 matches PyTorch in evaluation") {
+  check_names("imagenet");
+  check_pass("imagenet", "eval");
 }

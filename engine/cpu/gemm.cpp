@@ -32,7 +32,8 @@ void CpuBackend::sum_rows(const Tensor& x, Tensor& out, float beta) {
   for (int64_t j = 0; j < cols; ++j) {
     double s = 0.0;
     for (int64_t i = 0; i < rows; ++i) s += px[i * cols + j];
-    po[j] = beta * po[j] + static_cast<float>(s);
+    // beta == 0 must not read out: it may be uninitialised (0 * NaN = NaN).
+    po[j] = beta == 0.0f ? static_cast<float>(s) : beta * po[j] + static_cast<float>(s);
   }
 }
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-namespace taper::cli {
+namespace taper {
 
 class ProgressBar {
  public:
@@ -27,4 +27,4 @@ class ProgressBar {
 // "1h02m", "3m05s", "12s".
 std::string format_duration(double seconds);
 
-}  // namespace taper::cli
+}  // namespace taper

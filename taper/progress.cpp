@@ -1,10 +1,10 @@
-#include "cli/progress.h"
+#include "taper/progress.h"
 
 #include <unistd.h>
 
 #include <cstdio>
 
-namespace taper::cli {
+namespace taper {
 
 std::string format_duration(double seconds) {
   const long s = static_cast<long>(seconds + 0.5);
@@ -54,4 +54,4 @@ void ProgressBar::draw(bool final_line) {
   std::fflush(stderr);
 }
 
-}  // namespace taper::cli
+}  // namespace taper

@@ -1,0 +1,103 @@
+#include "taper/experiment.h"
+
+#include <cstring>
+
+#include "data/augment.h"
+#include "data/catalog.h"
+#include "data/subset.h"
+
+namespace taper {
+
+namespace {
+
+TaskSamplerOptions sampler_options(const RunConfig& c) {
+  TaskSamplerOptions o;
+  o.kind = task_kind_from_name(c.tasks.sampler);
+  const bool dynamic = c.tasks.k_max > 0;
+  o.k_min = dynamic ? c.tasks.k_min : c.tasks.k;
+  o.k_max = dynamic ? c.tasks.k_max : c.tasks.k;
+  return o;
+}
+
+std::shared_ptr<const Dataset> load(const RunConfig& c, const std::string& split, int64_t per_class) {
+  return std::make_shared<const Dataset>(
+      subset(load_dataset(c.data.dataset, split), c.data.classes, per_class));
+}
+
+void check_k(const RunConfig& c, int64_t classes) {
+  const int64_t k_max = c.tasks.k_max > 0 ? c.tasks.k_max : c.tasks.k;
+  if (k_max > classes) {
+    throw ConfigError(c.source + ": tasks.k" + std::string(c.tasks.k_max > 0 ? "_max" : "") + " = " +
+                      std::to_string(k_max) + " exceeds the " + std::to_string(classes) + " classes of " +
+                      c.data.dataset + (c.data.classes ? " (data.classes)" : ""));
+  }
+}
+
+ResNet make_arch(const RunConfig& c, int64_t classes) {
+  ResNetConfig rc;
+  rc.arch = c.model.arch;
+  rc.stem = c.model.stem;
+  rc.width = c.model.width;
+  rc.num_classes = classes;
+  return ResNet(rc);
+}
+
+}  // namespace
+
+Experiment Experiment::create(const RunConfig& c) {
+  auto train = load(c, "train", c.data.train_per_class);
+  auto test = load(c, "test", c.data.test_per_class);
+  const int64_t classes = train->meta.num_classes();
+  check_k(c, classes);
+  ResNet arch = make_arch(c, classes);
+  MixerLayout layout = make_mixer_layout(arch, c.taper.mixers, c.taper.stem_mixer, c.taper.classifier_mixer);
+  MixerPredictor predictor(classes, c.taper.predictor_hidden, layout.num_blocks, c.taper.bases);
+  TaskSampler sampler = make_task_sampler(c.data.dataset, train->meta, sampler_options(c));
+  return Experiment{c, train, test, std::move(arch), std::move(sampler), layout, predictor};
+}
+
+std::vector<float> Experiment::describe(const Task& task) const { return bow_description(task, num_classes()); }
+
+Tensor Experiment::describe_all(const std::vector<Task>& tasks) const {
+  const int64_t d = predictor.description_dim();
+  Tensor out = Tensor::empty({static_cast<int64_t>(tasks.size()), d});
+  for (size_t g = 0; g < tasks.size(); ++g) {
+    const std::vector<float> v = describe(tasks[g]);
+    std::memcpy(out.f32() + g * d, v.data(), d * sizeof(float));
+  }
+  return out;
+}
+
+Transform Experiment::transform(bool train) const {
+  const bool augment = train && config.data.augment;
+  return [augment](const Image& im, Generator& gen, float* out) {
+    augment_cifar(im, gen, augment, kCifar100Normalization, out);
+  };
+}
+
+LoaderOptions Experiment::loader_options(int64_t batch, bool train) const {
+  LoaderOptions o;
+  o.batch_size = batch;
+  o.shuffle = train;
+  o.drop_last = train;
+  o.workers = static_cast<int>(config.data.workers);
+  o.seed = config.seed;
+  const Image probe = this->train->images->image(0);
+  o.height = probe.height;
+  o.width = probe.width;
+  return o;
+}
+
+std::vector<Task> Experiment::eval_tasks() const { return assign_tasks(*test, sampler, config.tasks.eval_seed, 0); }
+
+Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end) {
+  Shape shape = x.shape();
+  const int64_t per_row = x.numel() / shape.dims[0];
+  shape.dims[0] = end - begin;
+  Tensor out = Tensor::empty(shape, x.dtype());
+  std::memcpy(out.data_ptr(), static_cast<const char*>(x.data_ptr()) + begin * per_row * dtype_size(x.dtype()),
+              out.nbytes());
+  return out;
+}
+
+}  // namespace taper

@@ -1,0 +1,44 @@
+// Everything a run builds from its config before training: the data (with
+// the config's class and image limits), the architecture, the task sampler,
+// the mixer layout and the mixer predictor's shape. Cross-field checks that
+// need the data (k against the class count, a sampler the dataset supports)
+// happen here, before any training.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/loader.h"
+#include "data/task_sampler.h"
+#include "nn/resnet.h"
+#include "taper/basis_mixing.h"
+#include "taper/config.h"
+#include "taper/mixer_predictor.h"
+
+namespace taper {
+
+struct Experiment {
+  RunConfig config;
+  std::shared_ptr<const Dataset> train, test;
+  ResNet arch;
+  TaskSampler sampler;
+  MixerLayout layout;
+  MixerPredictor predictor;
+
+  static Experiment create(const RunConfig& config);
+
+  int64_t num_classes() const { return arch.config().num_classes; }
+  // The task description the mixer predictor reads (BoW: |Y| bits).
+  std::vector<float> describe(const Task& task) const;
+  Tensor describe_all(const std::vector<Task>& tasks) const;  // [G, D]
+  Transform transform(bool train) const;
+  LoaderOptions loader_options(int64_t batch, bool train) const;
+  // The evaluation tasks: one per test image, fixed by tasks.eval_seed.
+  std::vector<Task> eval_tasks() const;
+};
+
+// Rows [begin, end) of a batch of images (no gradient needed for inputs).
+Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end);
+
+}  // namespace taper

@@ -1,0 +1,87 @@
+#include "taper/personalize.h"
+
+#include <nlohmann/json.hpp>
+
+#include "engine/autograd.h"
+#include "engine/safetensors.h"
+#include "taper/classifier_selection.h"
+
+namespace taper {
+
+PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task) {
+  NoGradGuard no_grad;
+  TensorMap pred_buffers = model.predictor_buffers;
+  auto alphas = exp.predictor.mixers(model.predictor_params, pred_buffers, exp.describe_all({task}), false)[0];
+  PersonalizedModel out;
+  out.arch = exp.arch.config();
+  out.arch.num_classes = static_cast<int64_t>(task.classes.size());
+  for (const auto& [n, t] : mix_parameters(exp.arch, exp.layout, model.bases, alphas)) out.params[n] = t.detach();
+  out.buffers = mix_buffers(exp.arch, exp.layout, model.bases, alphas);
+  select_classifier_rows(out.params, task.classes);
+  for (int64_t c : task.classes) out.class_names.push_back(exp.train->meta.class_names.at(c));
+  for (const Tensor& a : alphas) out.mixers.push_back(a.to_vector());
+  if (task.domain >= 0) out.domain = exp.train->meta.domain_names.at(task.domain);
+  return out;
+}
+
+void save_personalized(const std::string& path, const PersonalizedModel& model) {
+  SafetensorsFile file;
+  for (const auto& [n, t] : model.params) file.tensors[n] = t;
+  for (const auto& [n, t] : model.buffers) file.tensors[n] = t;
+  file.metadata["format"] = "taper-personalized-resnet/1";
+  file.metadata["arch"] = model.arch.arch;
+  file.metadata["stem"] = model.arch.stem;
+  file.metadata["width"] = std::to_string(model.arch.width);
+  file.metadata["classes"] = nlohmann::json(model.class_names).dump();
+  file.metadata["mixers"] = nlohmann::json(model.mixers).dump();
+  file.metadata["domain"] = model.domain;
+  save_safetensors(path, file);
+}
+
+namespace {
+const std::string& require(const SafetensorsFile& f, const std::string& path, const std::string& key) {
+  auto it = f.metadata.find(key);
+  if (it == f.metadata.end()) {
+    throw SafetensorsError(path + ": metadata lacks '" + key + "' (not a personalized model written by taper?)");
+  }
+  return it->second;
+}
+}  // namespace
+
+PersonalizedModel load_personalized(const std::string& path) {
+  const SafetensorsFile f = load_safetensors(path);
+  if (require(f, path, "format") != "taper-personalized-resnet/1") {
+    throw SafetensorsError(path + ": unknown format '" + f.metadata.at("format") + "'");
+  }
+  PersonalizedModel m;
+  try {
+    m.arch.arch = require(f, path, "arch");
+    m.arch.stem = require(f, path, "stem");
+    m.arch.width = std::stod(require(f, path, "width"));
+    m.class_names = nlohmann::json::parse(require(f, path, "classes")).get<std::vector<std::string>>();
+    m.mixers = nlohmann::json::parse(require(f, path, "mixers")).get<std::vector<std::vector<float>>>();
+  } catch (const std::exception& e) {
+    if (dynamic_cast<const SafetensorsError*>(&e)) throw;
+    throw SafetensorsError(path + ": malformed metadata: " + e.what());
+  }
+  m.domain = f.metadata.count("domain") ? f.metadata.at("domain") : "";
+  m.arch.num_classes = static_cast<int64_t>(m.class_names.size());
+  const ResNet net(m.arch);
+  auto take = [&](const std::vector<TensorSpec>& specs, TensorMap& into) {
+    for (const TensorSpec& s : specs) {
+      auto it = f.tensors.find(s.name);
+      if (it == f.tensors.end() || it->second.shape() != s.shape) {
+        throw SafetensorsError(path + ": tensor '" + s.name + "' " +
+                               (it == f.tensors.end() ? "is missing" : "is " + it->second.shape().str()) + ", " +
+                               m.arch.arch + " with " + std::to_string(m.arch.num_classes) + " classes needs " +
+                               s.shape.str());
+      }
+      into[s.name] = it->second;
+    }
+  };
+  take(net.parameters(), m.params);
+  take(net.buffers(), m.buffers);
+  return m;
+}
+
+}  // namespace taper

@@ -1,0 +1,32 @@
+// On-the-fly personalization (§3.3): from a task description to one
+// condensed ResNet of basis size: mixed weights (equation 1) and mixed
+// running statistics, keeping only the task's classifier rows. No training.
+// The result is an ordinary network saved as safetensors with torchvision
+// names; the class list, mixers and architecture go into its metadata so
+// that the file alone classifies images.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "taper/experiment.h"
+#include "taper/stages.h"
+
+namespace taper {
+
+struct PersonalizedModel {
+  ResNetConfig arch;  // num_classes = the task's k
+  TensorMap params, buffers;
+  std::vector<std::string> class_names;       // in classifier-row order
+  std::vector<std::vector<float>> mixers;     // [blocks][Q]
+  std::string domain;                         // empty when none
+};
+
+PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task);
+
+void save_personalized(const std::string& path, const PersonalizedModel& model);
+// Throws SafetensorsError naming the file for a corrupt file, missing
+// metadata, or tensors that do not fit the architecture it names.
+PersonalizedModel load_personalized(const std::string& path);
+
+}  // namespace taper

@@ -1,0 +1,101 @@
+#include "taper/pipeline.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+namespace taper {
+
+namespace {
+
+void prepare_dir(const std::string& run_dir, const RunConfig& config, bool resume) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) throw std::runtime_error(run_dir + ": cannot create the run directory: " + ec.message());
+  const std::string path = run_dir + "/config.toml";
+  const std::string text = to_toml(config);
+  if (fs::exists(path)) {
+    const RunConfig saved = load_config(path);
+    if (to_toml(saved) != text) {
+      throw std::runtime_error(path + " holds a different config: resume with the same config or use a new --out");
+    }
+    if (!resume) throw std::runtime_error(run_dir + " already holds a run: pass --resume to continue it");
+    return;
+  }
+  std::ofstream out(path);
+  out << text;
+  if (!out) throw std::runtime_error(path + ": cannot write (is the directory writable and the disk not full?)");
+}
+
+struct Stages {
+  TrainState stage1;
+  TaperModel taper;
+  TrainState baseline;
+};
+
+Stages run_stages(const StageContext& ctx) {
+  const RunConfig& c = ctx.exp.config;
+  Stages s;
+  s.stage1 = train_standard(ctx, "stage1", c.stage1);
+  const Bases bases = train_stage2(ctx, s.stage1);
+  s.taper = train_stage3(ctx, bases, "stage3", c.stage3);
+  if (c.baseline.epochs > 0) s.baseline = train_standard(ctx, "baseline", c.baseline);
+  return s;
+}
+
+}  // namespace
+
+void train_run(const RunConfig& config, const std::string& run_dir, bool resume) {
+  const Experiment exp = Experiment::create(config);
+  prepare_dir(run_dir, config, resume);
+  StageContext ctx{exp, run_dir, resume, {{"config", to_toml(config)}}, false};
+  Stages s = run_stages(ctx);
+  TrainedRun run{exp, s.stage1, s.taper, s.baseline};
+  write_eval(run_dir, evaluate_run(run), config);
+}
+
+TrainedRun load_run(const std::string& run_dir) {
+  const RunConfig config = load_config(run_dir + "/config.toml");
+  const Experiment exp = Experiment::create(config);
+  StageContext ctx{exp, run_dir, true, {}, true};
+  Stages s = run_stages(ctx);
+  return TrainedRun{exp, s.stage1, s.taper, s.baseline};
+}
+
+EvalSummary evaluate_run(TrainedRun& run) {
+  const std::vector<Task> tasks = run.exp.eval_tasks();
+  EvalSummary e;
+  e.images = run.exp.test->size();
+  e.stage1 = evaluate_standard(run.exp, run.stage1, tasks);
+  if (!run.baseline.params.empty()) e.baseline = evaluate_standard(run.exp, run.baseline, tasks);
+  e.taper = evaluate_taper(run.exp, run.taper, tasks);
+  return e;
+}
+
+void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfig& config) {
+  nlohmann::json j = {{"test_images", e.images},
+                      {"eval_seed", config.tasks.eval_seed},
+                      {"stage1_standard", e.stage1.standard},
+                      {"stage1_classifier_selection", e.stage1.selection},
+                      {"taper_personalized", e.taper}};
+  if (config.baseline.epochs > 0) {
+    j["baseline_standard"] = e.baseline.standard;
+    j["baseline_classifier_selection"] = e.baseline.selection;
+  }
+  std::ofstream out(run_dir + "/eval.json");
+  out << j.dump(2) << "\n";
+  std::printf("accuracy on %lld test images, each with its own task (k = %lld):\n", static_cast<long long>(e.images),
+              static_cast<long long>(config.tasks.k));
+  if (config.baseline.epochs > 0) {
+    std::printf("  standard (baseline, %lld epochs)             %6.2f%%\n", static_cast<long long>(config.baseline.epochs),
+                100 * e.baseline.standard);
+    std::printf("  classifier selection (baseline)              %6.2f%%\n", 100 * e.baseline.selection);
+  }
+  std::printf("  standard (stage 1)                           %6.2f%%\n", 100 * e.stage1.standard);
+  std::printf("  classifier selection (stage 1)               %6.2f%%\n", 100 * e.stage1.selection);
+  std::printf("  TAPER personalized                           %6.2f%%\n", 100 * e.taper);
+}
+
+}  // namespace taper

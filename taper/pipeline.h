@@ -1,0 +1,36 @@
+// A whole run: the stages in order, into one run directory, and reading a
+// finished run back for evaluation and personalization.
+//
+// RUN_DIR holds config.toml (the effective config), one checkpoint per
+// stage (stage1, stage2.shardNN, stage3, baseline .safetensors), log.jsonl
+// (one line per epoch) and eval.json (the accuracies of the evaluation protocol).
+#pragma once
+
+#include <string>
+
+#include "taper/evaluate.h"
+
+namespace taper {
+
+struct TrainedRun {
+  Experiment exp;
+  TrainState stage1;
+  TaperModel taper;
+  TrainState baseline;  // empty when config.baseline.epochs == 0
+};
+
+// Trains stage 1 -> 2 -> 3 (and the baseline), evaluates and writes eval.json.
+void train_run(const RunConfig& config, const std::string& run_dir, bool resume);
+
+// Everything a finished run trained; throws naming the missing stage.
+TrainedRun load_run(const std::string& run_dir);
+
+struct EvalSummary {
+  StandardAccuracy stage1, baseline;  // baseline zero when not trained
+  double taper = 0.0;
+  int64_t images = 0;
+};
+EvalSummary evaluate_run(TrainedRun& run);
+void write_eval(const std::string& run_dir, const EvalSummary& summary, const RunConfig& config);
+
+}  // namespace taper

@@ -1,0 +1,132 @@
+#include "taper/stage_runner.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "engine/lr_schedule.h"
+#include "engine/sgd.h"
+#include "taper/progress.h"
+
+namespace taper {
+
+namespace {
+
+LrSchedule schedule_for(const StagePlan& plan) {
+  const OptimConfig& o = plan.config.optim;
+  LrSchedule s;
+  s.kind = lr_schedule_kind(o.schedule);
+  s.base_lr = o.lr;
+  s.gamma = o.gamma;
+  s.total_steps = plan.config.epochs * plan.steps_per_epoch;
+  s.warmup_steps = o.warmup_epochs * plan.steps_per_epoch;
+  for (int64_t e : o.decay_epochs) s.milestones.push_back(e * plan.steps_per_epoch);
+  s.validate();
+  return s;
+}
+
+std::vector<Tensor> ordered(const TensorMap& map) {
+  std::vector<Tensor> list;
+  for (const auto& [name, t] : map) list.push_back(t);
+  return list;
+}
+
+// Momentum buffers travel between the optimizer (by position) and the
+// checkpoint (by name).
+void restore_momentum(Sgd& opt, const TrainState& state) {
+  size_t i = 0;
+  for (const auto& [name, p] : state.params) {
+    auto it = state.momentum.find(name);
+    if (it != state.momentum.end()) opt.momentum_buffers()[i] = it->second;
+    ++i;
+  }
+}
+
+void capture_momentum(Sgd& opt, TrainState& state) {
+  size_t i = 0;
+  for (const auto& [name, p] : state.params) {
+    if (opt.momentum_buffers()[i].defined()) state.momentum[name] = opt.momentum_buffers()[i];
+    ++i;
+  }
+}
+
+void append_log(const std::string& run_dir, const nlohmann::json& line) {
+  std::ofstream log(run_dir + "/log.jsonl", std::ios::app);
+  log << line.dump() << "\n";
+  if (!log) throw std::runtime_error(run_dir + "/log.jsonl: cannot append the epoch log");
+}
+
+}  // namespace
+
+std::string stage_file(const std::string& run_dir, const std::string& stage) {
+  return run_dir + "/" + stage + ".safetensors";
+}
+
+bool load_finished_stage(const std::string& run_dir, const StagePlan& plan, TrainState& state) {
+  const std::string path = stage_file(run_dir, plan.name);
+  if (!std::filesystem::exists(path)) return false;
+  load_state(path, state);
+  return state.epochs_done >= plan.config.epochs;
+}
+
+void run_stage(const std::string& run_dir, const StagePlan& plan, TrainState& state, bool resume,
+               const std::map<std::string, std::string>& metadata) {
+  const std::string path = stage_file(run_dir, plan.name);
+  if (std::filesystem::exists(path)) {
+    if (!resume) throw std::runtime_error(path + " exists: pass --resume to continue this run, or use a new --out");
+    load_state(path, state);
+  }
+  if (state.epochs_done >= plan.config.epochs) return;
+  Sgd opt(ordered(state.params), SgdHyper{static_cast<float>(plan.config.optim.lr),
+                                          static_cast<float>(plan.config.optim.momentum), 0.0f,
+                                          static_cast<float>(plan.config.optim.weight_decay), false});
+  restore_momentum(opt, state);
+  const LrSchedule schedule = schedule_for(plan);
+  for (int64_t epoch = state.epochs_done; epoch < plan.config.epochs; ++epoch) {
+    plan.begin_epoch(epoch);
+    ProgressBar bar(plan.name + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(plan.config.epochs),
+                    plan.steps_per_epoch, "step");
+    double loss_sum = 0.0;
+    int64_t correct = 0, images = 0;
+    const auto start = std::chrono::steady_clock::now();
+    char metrics[96];
+    for (int64_t s = 0; s < plan.steps_per_epoch; ++s) {
+      opt.set_lr(static_cast<float>(schedule.lr(epoch * plan.steps_per_epoch + s)));
+      opt.zero_grad();
+      const StepOutcome out = plan.step();
+      if (!std::isfinite(out.loss)) {
+        throw std::runtime_error(plan.name + ": loss is " + std::to_string(out.loss) + " at epoch " +
+                                 std::to_string(epoch + 1) + " step " + std::to_string(s + 1) +
+                                 "; training stopped, the last good checkpoint is " + path);
+      }
+      opt.step();
+      loss_sum += out.loss;
+      correct += out.correct;
+      images += out.images;
+      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::snprintf(metrics, sizeof metrics, "loss %.4f  acc %.3f  %.0f img/s", loss_sum / (s + 1),
+                    images ? double(correct) / images : 0.0, images / std::max(secs, 1e-9));
+      bar.update(s + 1, metrics);
+    }
+    bar.finish(metrics);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    state.epochs_done = epoch + 1;
+    capture_momentum(opt, state);
+    std::map<std::string, std::string> meta = metadata;
+    meta["stage"] = plan.name;
+    save_state(path, state, meta);
+    append_log(run_dir, {{"stage", plan.name},
+                         {"epoch", epoch + 1},
+                         {"loss", loss_sum / plan.steps_per_epoch},
+                         {"train_accuracy", images ? double(correct) / images : 0.0},
+                         {"lr", opt.lr()},
+                         {"images_per_second", images / std::max(secs, 1e-9)},
+                         {"seconds", secs}});
+  }
+}
+
+}  // namespace taper
