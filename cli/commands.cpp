@@ -4,7 +4,6 @@ namespace taper::cli {
 
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> commands = {
-      {"demo", "train a small CNN on a synthetic 4-class image problem (engine smoke run)", run_demo},
       {"dataset", "summarise a dataset (counts, classes, domains) and show sampled tasks", run_dataset},
       {"train", "run TAPER's three training stages and the baseline from a TOML config", run_train},
       {"eval", "evaluate a finished run under the paper's protocol", run_eval},

@@ -15,7 +15,6 @@ struct Command {
 const std::vector<Command>& all_commands();
 void print_usage(std::FILE* out);
 
-int run_demo(int argc, char** argv);     // cli/demo.cpp
 int run_dataset(int argc, char** argv);  // cli/dataset.cpp
 int run_train(int argc, char** argv);    // cli/train.cpp
 int run_eval(int argc, char** argv);     // cli/train.cpp

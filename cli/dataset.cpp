@@ -1,5 +1,9 @@
 // `taper dataset NAME`: what a dataset holds and what its tasks look like.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <set>
+#include <sstream>
 #include <map>
 #include <string>
 
@@ -19,7 +23,10 @@ constexpr const char* kHelp =
     "Data is read from $TAPER_DATA, else ./data (`make data` fills it).\n\n"
     "  --k K      classes per task (default 5)\n"
     "  --tasks N  tasks shown per sampler (default 3)\n"
-    "  --seed S   sampling seed (default 0)\n";
+    "  --seed S   sampling seed (default 0)\n\n"
+    "  --export DIR        also write test images as PNG files DIR/<index>_<class>.png\n"
+    "  --classes a,b,...   only images of these classes (default: all)\n"
+    "  --count N           how many images to write (default 8)\n";
 
 void print_counts(const Dataset& d) {
   std::map<int64_t, int64_t> per_domain;
@@ -57,10 +64,34 @@ void print_tasks(const std::string& name, const Dataset& d, int64_t k, int64_t c
   }
 }
 
+// Writes `count` test images of the wanted classes, spread over the split.
+void export_images(const Dataset& test, const std::string& dir, const std::string& classes, int64_t count) {
+  std::set<std::string> wanted;
+  std::stringstream in(classes);
+  for (std::string name; std::getline(in, name, ',');) {
+    if (!name.empty()) wanted.insert(name);
+  }
+  for (const auto& name : wanted) {
+    if (std::find(test.meta.class_names.begin(), test.meta.class_names.end(), name) == test.meta.class_names.end()) {
+      throw std::invalid_argument("--classes: unknown class '" + name + "'");
+    }
+  }
+  std::filesystem::create_directories(dir);
+  int64_t written = 0;
+  for (int64_t i = 0; i < test.size() && written < count; ++i) {
+    const std::string& name = test.meta.class_names[test.labels[i]];
+    if (!wanted.empty() && !wanted.count(name)) continue;
+    const std::string path = dir + "/" + std::to_string(i) + "_" + name + ".png";
+    write_png(path, test.images->image(i));
+    std::printf("wrote %s\n", path.c_str());
+    ++written;
+  }
+}
+
 }  // namespace
 
 int run_dataset(int argc, char** argv) {
-  const Args args(argc, argv, {"--k", "--tasks", "--seed"}, {});
+  const Args args(argc, argv, {"--k", "--tasks", "--seed", "--export", "--classes", "--count"}, {});
   if (args.help()) {
     std::fputs(kHelp, stdout);
     return 0;
@@ -78,6 +109,7 @@ int run_dataset(int argc, char** argv) {
   std::printf("  %lld classes, %zu super-categories, %zu domains\n", static_cast<long long>(meta.num_classes()),
               meta.super_names.size(), meta.domain_names.size());
   print_tasks(name, train, k, count, seed);
+  if (args.has("--export")) export_images(test, args.get("--export"), args.get("--classes"), args.count("--count", 8));
   return 0;
 }
 

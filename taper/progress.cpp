@@ -29,7 +29,8 @@ void ProgressBar::update(int64_t done, const std::string& metrics) {
   metrics_ = metrics;
   const auto now = std::chrono::steady_clock::now();
   const double since = std::chrono::duration<double>(now - last_draw_).count();
-  if (since >= (tty_ ? 0.1 : 1.0) || done_ == total_) draw(false);
+  // The last step's line is finish()'s; a log file gets at most one line a second.
+  if (since >= (tty_ ? 0.1 : 1.0) && done_ < total_) draw(false);
 }
 
 void ProgressBar::finish(const std::string& metrics) {
