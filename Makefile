@@ -5,8 +5,12 @@
 CXX      ?= g++
 SAN      ?= 0
 BUILD    := $(if $(filter 1,$(SAN)),build-san,build)
-BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
-BLAS_LIBS   := $(or $(shell pkg-config --libs openblas 2>/dev/null),-lopenblas)
+# OpenBLAS's OpenMP build: it shares libgomp's thread pool with our kernels.
+# (The pthread build's threads and OpenMP's spun against each other on 2 cores:
+# 40% of a training step went to sched_yield and spinning, measured with perf.)
+BLAS_DIR    := /usr/lib/x86_64-linux-gnu/openblas-openmp
+BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-openmp
+BLAS_LIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 
 CXXFLAGS := -std=c++20 -O3 -march=native -fopenmp -Wall -Wextra -Wno-unknown-pragmas -I. $(BLAS_CFLAGS) -MMD -MP \
             -DTAPER_SOURCE_DIR=\"$(CURDIR)\"

@@ -37,6 +37,7 @@ const Names kStemMixers{"first-stage", "own"};
 const Names kClassifierMixers{"last-stage", "own"};
 const Names kBnStats{"mixed", "shared"};
 const Names kShards{"classes", "domains"};
+const Names kTraining{"three-stage", "naive"};
 const Names kSchedules{"step", "cosine", "constant"};
 const Names kAnyString{};  // free text, checked elsewhere (arch: by nn/)
 
@@ -296,6 +297,7 @@ void taper_keys(V& v, C& t) {
   v.field("predictor_hidden", t.predictor_hidden, 1);
   v.field("groups", t.groups, 1);
   v.field("shards", t.shards, kShards);
+  v.field("training", t.training, kTraining);
 }
 
 template <class V, class C>

@@ -33,6 +33,8 @@
 //   predictor_hidden = 64       # width of the 4-layer MLP
 //   groups = 8                  # task groups per stage-3 batch
 //   shards = "classes"          # stage-2 shards: classes | domains
+//   training = "three-stage"    # three-stage (§3.4) | naive (stage 3's objective from
+//                               # random bases for stage1 + stage2 + stage3 epochs)
 //   [optim]                     # defaults for every stage (the paper's)
 //   batch = 128
 //   lr = 0.1
@@ -99,7 +101,7 @@ struct TasksConfig {
 struct TaperConfig {
   int64_t bases = 10;
   std::string mixers = "block", stem_mixer = "first-stage", classifier_mixer = "last-stage";
-  std::string bn_stats = "mixed", shards = "classes";
+  std::string bn_stats = "mixed", shards = "classes", training = "three-stage";
   int64_t predictor_hidden = 64, groups = 8;
   bool operator==(const TaperConfig&) const = default;
 };

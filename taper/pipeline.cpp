@@ -35,12 +35,23 @@ struct Stages {
   TrainState baseline;
 };
 
+// The naive approach trains stage 3's objective from random bases for the
+// epochs of all three stages, with stage 1's optimizer settings.
+StageConfig naive_stage(const RunConfig& c) {
+  StageConfig stage = c.stage1;
+  stage.epochs = c.stage1.epochs + c.stage2.epochs + c.stage3.epochs;
+  return stage;
+}
+
 Stages run_stages(const StageContext& ctx) {
   const RunConfig& c = ctx.exp.config;
   Stages s;
   s.stage1 = train_standard(ctx, "stage1", c.stage1);
-  const Bases bases = train_stage2(ctx, s.stage1);
-  s.taper = train_stage3(ctx, bases, "stage3", c.stage3);
+  if (c.taper.training == "naive") {
+    s.taper = train_stage3(ctx, random_bases(ctx.exp), "naive", naive_stage(c));
+  } else {
+    s.taper = train_stage3(ctx, train_stage2(ctx, s.stage1), "stage3", c.stage3);
+  }
   if (c.baseline.epochs > 0) s.baseline = train_standard(ctx, "baseline", c.baseline);
   return s;
 }

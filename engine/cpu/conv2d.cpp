@@ -45,12 +45,26 @@ Chunking chunking(const Window2d& g) {
   return c;
 }
 
+// The output columns [lo, hi) whose input column ow * stride - pad + j lies
+// inside the image; hoisting this out of the inner loops removes the bounds
+// checks that dominated im2col and col2im (perf).
+struct ValidRange {
+  int64_t lo, hi;
+};
+ValidRange valid_columns(int64_t j, const Window2d& g) {
+  auto ceil_div = [](int64_t a, int64_t b) { return a <= 0 ? -((-a) / b) : (a + b - 1) / b; };
+  const int64_t lo = std::max<int64_t>(0, ceil_div(g.pad_w - j, g.stride_w));
+  const int64_t hi = std::min<int64_t>(g.w_out, (g.w_in - 1 + g.pad_w - j) / g.stride_w + 1);
+  return {lo, std::max(lo, hi)};
+}
+
 // col[(c, i, j), b*plane + oh*WO + ow] = x[n0+b, c, oh*s - p + i, ow*s - p + j] (0 outside).
 void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window2d& g) {
   const int64_t rows = g.c_in * g.kh * g.kw, plane = g.h_out * g.w_out, width = images * plane;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
+    const ValidRange v = valid_columns(j, g);
     for (int64_t b = 0; b < images; ++b) {
       const float* src = x + ((n0 + b) * g.c_in + c) * g.h_in * g.w_in;
       float* dst = col + r * width + b * plane;
@@ -61,11 +75,14 @@ void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window
           std::memset(out, 0, g.w_out * sizeof(float));
           continue;
         }
-        const float* row = src + ih * g.w_in;
-        for (int64_t ow = 0; ow < g.w_out; ++ow) {
-          const int64_t iw = ow * g.stride_w - g.pad_w + j;
-          out[ow] = (iw >= 0 && iw < g.w_in) ? row[iw] : 0.0f;
+        const float* row = src + ih * g.w_in - g.pad_w + j;
+        std::fill(out, out + v.lo, 0.0f);
+        if (g.stride_w == 1) {
+          std::memcpy(out + v.lo, row + v.lo, (v.hi - v.lo) * sizeof(float));
+        } else {
+          for (int64_t ow = v.lo; ow < v.hi; ++ow) out[ow] = row[ow * g.stride_w];
         }
+        std::fill(out + v.hi, out + g.w_out, 0.0f);
       }
     }
   }
@@ -79,6 +96,7 @@ void col2im(const float* col, float* grad_x, int64_t n0, int64_t images, const W
   for (int64_t c = 0; c < g.c_in; ++c) {
     for (int64_t i = 0; i < g.kh; ++i) {
       for (int64_t j = 0; j < g.kw; ++j) {
+        const ValidRange v = valid_columns(j, g);
         const float* src = col + ((c * g.kh + i) * g.kw + j) * width;
         for (int64_t b = 0; b < images; ++b) {
           float* dst = grad_x + ((n0 + b) * g.c_in + c) * g.h_in * g.w_in;
@@ -86,11 +104,8 @@ void col2im(const float* col, float* grad_x, int64_t n0, int64_t images, const W
             const int64_t ih = oh * g.stride_h - g.pad_h + i;
             if (ih < 0 || ih >= g.h_in) continue;
             const float* in = src + b * plane + oh * g.w_out;
-            float* row = dst + ih * g.w_in;
-            for (int64_t ow = 0; ow < g.w_out; ++ow) {
-              const int64_t iw = ow * g.stride_w - g.pad_w + j;
-              if (iw >= 0 && iw < g.w_in) row[iw] += in[ow];
-            }
+            float* row = dst + ih * g.w_in - g.pad_w + j;
+            for (int64_t ow = v.lo; ow < v.hi; ++ow) row[ow * g.stride_w] += in[ow];
           }
         }
       }

@@ -1,0 +1,376 @@
+// Resume equivalence (issue 4, items 4 and 7): `taper train` killed with
+// SIGKILL at several points and continued with --resume ends with the same
+// checkpoints, tensor for tensor and bit for bit, the same epoch log and the
+// same eval.json as an uninterrupted run. Also the refusals that protect a
+// run directory, and `taper personalize` / `taper predict` on the result.
+//
+// Runs the product binary next to this test binary (build/taper beside
+// build/taper_tests, build-san/taper beside build-san/taper_tests) as a
+// subprocess, on tests/configs/tiny_resume.toml and the real CIFAR-100
+// (skipped with a message when either is missing).
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/image.h"
+#include "engine/safetensors.h"
+
+extern char** environ;
+
+using namespace taper;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "taper-resume-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+// The taper binary beside this test binary ("" when there is none).
+std::string taper_binary() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return "";
+  const fs::path bin = self.parent_path() / "taper";
+  return fs::is_regular_file(bin) && ::access(bin.c_str(), X_OK) == 0 ? bin.string() : "";
+}
+
+// The data root holding CIFAR-100, absolute ("" when none does).
+std::string cifar_root() {
+  std::vector<std::string> roots{data_root()};
+  if (const char* env = std::getenv("TAPER_DATA"); env == nullptr || env[0] == '\0') {
+    roots.push_back(std::string(TAPER_SOURCE_DIR) + "/data");
+    roots.push_back(std::string(TAPER_SOURCE_DIR) + "/../shared/data");
+  }
+  for (const std::string& root : roots) {
+    if (fs::is_directory(root + "/cifar-100-binary")) return fs::canonical(root).string();
+  }
+  return "";
+}
+
+// A child process with stdout and stderr in files.
+class Child {
+ public:
+  Child(const std::vector<std::string>& args, const std::string& data, const std::string& log_prefix)
+      : out_path_(log_prefix + ".out"), err_path_(log_prefix + ".err") {
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    // The environment, with the data root and (unless the caller chose) one
+    // OpenMP thread: the 2-core machine is shared with other jobs, where
+    // spinning OpenMP threads slow down badly. Results do not depend on it.
+    std::vector<std::string> env_strings;
+    bool has_omp = false;
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::strncmp(*e, "TAPER_DATA=", 11) == 0) continue;
+      if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) == 0) has_omp = true;
+      env_strings.push_back(*e);
+    }
+    env_strings.push_back("TAPER_DATA=" + data);
+    if (!has_omp) env_strings.push_back("OMP_NUM_THREADS=1");
+    std::vector<char*> envp;
+    for (auto& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE_MESSAGE(rc == 0, "posix_spawn " << args[0] << ": " << std::strerror(rc));
+    start_ = Clock::now();
+  }
+  ~Child() {
+    if (running()) {
+      ::kill(pid_, SIGKILL);
+      reap(true);
+    }
+  }
+
+  bool running() { return !reap(false); }
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  // Waits at most `limit` seconds (then kills it and fails); the exit code,
+  // or 128 + signal.
+  int wait(double limit = 120.0) {
+    while (!reap(false)) {
+      if (seconds() > limit) {
+        ::kill(pid_, SIGKILL);
+        reap(true);
+        FAIL("child still running after " << limit << " s; stderr:\n" << err());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return code_;
+  }
+  // SIGKILL; true when it was still running (false: it had already exited).
+  bool kill() {
+    if (reap(false)) return false;
+    ::kill(pid_, SIGKILL);
+    reap(true);
+    return code_ == 128 + SIGKILL;
+  }
+
+  std::string out() const { return read_bytes(out_path_); }
+  std::string err() const { return read_bytes(err_path_); }
+
+ private:
+  bool reap(bool block) {
+    if (done_) return true;
+    int status = 0;
+    const pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+    if (r != pid_) return false;
+    done_ = true;
+    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return true;
+  }
+
+  std::string out_path_, err_path_;
+  pid_t pid_ = -1;
+  Clock::time_point start_;
+  bool done_ = false;
+  int code_ = -1;
+};
+
+// The stage checkpoints of a run directory, by file name.
+std::set<std::string> checkpoints(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (n.size() > 12 && n.substr(n.size() - 12) == ".safetensors") names.insert(n);
+  }
+  return names;
+}
+
+std::vector<std::string> stray_files(const std::string& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string n = e.path().filename().string();
+    if (contains(n, ".tmp")) names.push_back(n);
+  }
+  return names;
+}
+
+// Every tensor (dtype, shape, bytes) and the metadata of two checkpoints agree.
+void check_same_checkpoint(const std::string& a, const std::string& b) {
+  CAPTURE(b);
+  const SafetensorsFile fa = load_safetensors(a), fb = load_safetensors(b);
+  CHECK(fa.metadata == fb.metadata);
+  REQUIRE(fa.tensors.size() == fb.tensors.size());
+  int differing = 0;
+  for (const auto& [name, ta] : fa.tensors) {
+    auto it = fb.tensors.find(name);
+    REQUIRE_MESSAGE(it != fb.tensors.end(), "tensor " << name << " missing");
+    const Tensor& tb = it->second;
+    const bool same = ta.dtype() == tb.dtype() && ta.shape() == tb.shape() &&
+                      std::memcmp(ta.data_ptr(), tb.data_ptr(), ta.nbytes()) == 0;
+    if (!same && differing++ < 3) MESSAGE("tensor " << name << " differs");
+    CHECK(same);
+  }
+}
+
+// (stage, epoch, loss, train_accuracy, lr) of every log line: timing aside, deterministic.
+std::vector<std::string> log_lines(const std::string& path) {
+  std::vector<std::string> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    j.erase("seconds");
+    j.erase("images_per_second");
+    lines.push_back(j.dump());
+  }
+  return lines;
+}
+
+// prefix + n (a helper: GCC 12 warns falsely on "literal" + std::to_string(n)).
+std::string numbered(std::string prefix, int n) {
+  prefix += std::to_string(n);
+  return prefix;
+}
+
+std::string config_path(const std::string& name) { return std::string(TAPER_SOURCE_DIR) + "/tests/configs/" + name; }
+
+}  // namespace
+
+TEST_CASE("taper resume: killed and resumed runs end bit-identical to an uninterrupted one") {
+  const std::string bin = taper_binary(), data = cifar_root();
+  if (bin.empty()) {
+    MESSAGE("skipped: no taper binary beside this test binary (make build/taper)");
+    return;
+  }
+  if (data.empty()) {
+    MESSAGE("skipped: no cifar-100-binary under $TAPER_DATA, ./data or ../shared/data (make data)");
+    return;
+  }
+  TempDir dir;
+  const std::string cfg = config_path("tiny_resume.toml"), a = dir / "A", b = dir / "B";
+
+  // (a) Uninterrupted.
+  double full_seconds = 0.0;
+  {
+    Child run({bin, "train", cfg, "--out", a}, data, dir / "a");
+    const int code = run.wait();
+    full_seconds = run.seconds();
+    REQUIRE_MESSAGE(code == 0, "taper train failed:\n" << run.err());
+  }
+  MESSAGE("uninterrupted run: " << full_seconds << " s");
+  const std::set<std::string> files = checkpoints(a);
+  CHECK(files == std::set<std::string>{"baseline.safetensors", "stage1.safetensors", "stage2.shard00.safetensors",
+                                       "stage2.shard01.safetensors", "stage3.safetensors"});
+
+  // (b) Interrupted: first right after stage 1's first epoch checkpoint
+  // (stage 1 has two, so the run resumes mid-stage: momentum, schedule and
+  // loader order), then at fractions of the uninterrupted wall time.
+  int kills = 0, cycle = 0;
+  {
+    Child run({bin, "train", cfg, "--out", b}, data, dir / numbered("b", cycle++));
+    while (!fs::exists(b + "/stage1.safetensors") && run.running() && run.seconds() < 120) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const bool killed = run.kill();
+    kills += killed;
+    CHECK_MESSAGE(killed, "the first run ended before it could be killed:\n" << run.err());
+  }
+  for (const double fraction : {0.3, 0.6, 0.3}) {
+    Child run({bin, "train", cfg, "--out", b, "--resume"}, data, dir / numbered("b", cycle++));
+    while (run.running() && run.seconds() < fraction * full_seconds) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    const bool killed = run.kill();
+    kills += killed;
+    if (!killed) {
+      REQUIRE_MESSAGE(run.wait() == 0, "resumed run failed:\n" << run.err());
+      break;
+    }
+  }
+  MESSAGE(kills << " runs killed");
+  {
+    Child run({bin, "train", cfg, "--out", b, "--resume"}, data, dir / numbered("b", cycle++));
+    const int code = run.wait();
+    REQUIRE_MESSAGE(code == 0, "final resume failed:\n" << run.err());
+  }
+  CHECK(kills >= 2);
+
+  // Same files, same tensors, same metadata, same log, same evaluation.
+  CHECK(checkpoints(b) == files);
+  for (const std::string& f : files) check_same_checkpoint(a + "/" + f, b + "/" + f);
+  CHECK(read_bytes(b + "/config.toml") == read_bytes(a + "/config.toml"));
+  CHECK(read_bytes(b + "/eval.json") == read_bytes(a + "/eval.json"));
+  const std::vector<std::string> log_a = log_lines(a + "/log.jsonl"), log_b = log_lines(b + "/log.jsonl");
+  if (log_a != log_b) {
+    std::string both = "uninterrupted:\n";
+    for (const auto& l : log_a) both += "  " + l + "\n";
+    both += "killed and resumed:\n";
+    for (const auto& l : log_b) both += "  " + l + "\n";
+    MESSAGE(both);
+  }
+  CHECK(log_b == log_a);
+  const std::vector<std::string> stray = stray_files(b);
+  for (const auto& s : stray) MESSAGE("left behind by a killed run: " << s);
+
+  // Training into an existing run without --resume is refused and changes nothing.
+  const std::string stage3 = read_bytes(a + "/stage3.safetensors"), eval = read_bytes(a + "/eval.json");
+  {
+    Child run({bin, "train", cfg, "--out", a}, data, dir / "again");
+    CHECK(run.wait() != 0);
+    CAPTURE(run.err());
+    CHECK(contains(run.err(), "--resume"));
+    CHECK(contains(run.err(), a));
+  }
+  // Resuming with a different config is refused and changes nothing.
+  {
+    std::string text = read_bytes(cfg);
+    const size_t at = text.find("seed = 7");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, 8, "seed = 8");
+    std::ofstream(dir / "other.toml") << text;
+    Child run({bin, "train", dir / "other.toml", "--out", a, "--resume"}, data, dir / "other");
+    CHECK(run.wait() != 0);
+    CAPTURE(run.err());
+    CHECK(contains(run.err(), "different config"));
+  }
+  CHECK(read_bytes(a + "/stage3.safetensors") == stage3);
+  CHECK(read_bytes(a + "/eval.json") == eval);
+
+  // taper personalize + predict on the finished run (a 40x48 PNG: resized to 32x32).
+  Image image(40, 48);
+  for (int64_t y = 0; y < image.height; ++y) {
+    for (int64_t x = 0; x < image.width; ++x) {
+      uint8_t* p = image.at(y, x);
+      p[0] = static_cast<uint8_t>(5 * x);
+      p[1] = static_cast<uint8_t>(6 * y);
+      p[2] = static_cast<uint8_t>(128 + x - y);
+    }
+  }
+  write_png(dir / "image.png", image);
+  const std::string model = dir / "model.safetensors";
+  {
+    Child run({bin, "personalize", a, "--classes", "apple, baby", "--out", model}, data, dir / "personalize");
+    REQUIRE_MESSAGE(run.wait() == 0, run.err());
+    CHECK(contains(run.out(), "block 0:"));
+    CHECK(contains(run.out(), "parameters"));
+  }
+  {
+    Child run({bin, "predict", model, dir / "image.png", dir / "image.png"}, data, dir / "predict");
+    REQUIRE_MESSAGE(run.wait() == 0, run.err());
+    const std::string out = run.out();
+    CAPTURE(out);
+    CHECK(std::count(out.begin(), out.end(), '\n') == 2);
+    CHECK((contains(out, "image.png: apple (") || contains(out, "image.png: baby (")));
+  }
+  {
+    Child run({bin, "personalize", a, "--classes", "appel,baby", "--out", dir / "x.safetensors"}, data, dir / "unknown");
+    CHECK(run.wait() != 0);
+    CAPTURE(run.err());
+    CHECK(contains(run.err(), "'appel'"));
+    CHECK(contains(run.err(), "apple"));
+    CHECK_FALSE(fs::exists(dir / "x.safetensors"));
+  }
+  {
+    const std::string bytes = read_bytes(model);
+    std::ofstream(dir / "cut.safetensors", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+    Child run({bin, "predict", dir / "cut.safetensors", dir / "image.png"}, data, dir / "cut");
+    CHECK(run.wait() != 0);
+    CAPTURE(run.err());
+    CHECK(contains(run.err(), dir / "cut.safetensors"));
+  }
+}

@@ -1,0 +1,907 @@
+// TAPER itself (issue 4, item 7): the mixing math of equation (1) and its
+// gradients, BatchNorm statistics of mixed networks, the mixer predictor,
+// classifier selection, personalized model files (bit-exact logits, corrupt
+// files rejected), config errors that surface before training, and a tiny
+// end-to-end run through every stage, personalize and predict on real
+// CIFAR-100 (skipped with a message when the data is absent).
+//
+// Resume equivalence of `taper train` runs as a subprocess: tests/test_resume.cpp.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "data/augment.h"
+#include "data/dataset.h"
+#include "data/image.h"
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "engine/safetensors.h"
+#include "nn/resnet.h"
+#include "taper/basis_mixing.h"
+#include "taper/classifier_selection.h"
+#include "taper/config.h"
+#include "taper/experiment.h"
+#include "taper/mixer_predictor.h"
+#include "taper/personalize.h"
+#include "taper/pipeline.h"
+#include "taper/stage_runner.h"
+#include "taper/stages.h"
+#include "tests/gradcheck.h"
+
+using namespace taper;
+using taper::testing::gradcheck;
+using taper::testing::randn;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under the system temp folder, removed with its contents.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string tmpl = (fs::temp_directory_path() / "taper-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string operator/(const std::string& name) const { return path + "/" + name; }
+};
+
+// True when CIFAR-100 is reachable through data_root(). Tests run from the
+// repository root; when ./data lacks it but the repository's data folder or
+// ../shared/data holds it, $TAPER_DATA is pointed there (absolute).
+bool have_cifar100() {
+  if (fs::is_directory(data_root() + "/cifar-100-binary")) return true;
+  if (const char* env = std::getenv("TAPER_DATA"); env != nullptr && env[0] != '\0') return false;
+  for (const std::string& root : {std::string(TAPER_SOURCE_DIR) + "/data", std::string(TAPER_SOURCE_DIR) + "/../shared/data"}) {
+    if (fs::is_directory(root + "/cifar-100-binary")) {
+      ::setenv("TAPER_DATA", fs::canonical(root).c_str(), 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+#define SKIP_WITHOUT_CIFAR100()                                                                  \
+  if (!have_cifar100()) {                                                                        \
+    MESSAGE("skipped: no cifar-100-binary under $TAPER_DATA, ./data or ../shared/data (make data)"); \
+    return;                                                                                      \
+  }
+
+std::string config_path(const std::string& name) { return std::string(TAPER_SOURCE_DIR) + "/tests/configs/" + name; }
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.dtype() == b.dtype() && std::memcmp(a.data_ptr(), b.data_ptr(), a.nbytes()) == 0;
+}
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  double m = 0.0;
+  for (int64_t i = 0; i < a.numel(); ++i) m = std::max(m, std::fabs(double(a.f32()[i]) - double(b.f32()[i])));
+  return m;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+ResNet tiny_resnet(const std::string& arch = "resnet8", int64_t classes = 5) {
+  ResNetConfig c;
+  c.arch = arch;
+  c.width = 0.25;
+  c.num_classes = classes;
+  if (arch == "resnet18") c.width = 0.125;
+  return ResNet(c);
+}
+
+// Q independently initialised bases with distinct, non-trivial running statistics.
+Bases make_bases(const ResNet& net, int64_t q_count, uint64_t seed) {
+  Bases bases;
+  for (int64_t q = 0; q < q_count; ++q) {
+    Generator gen(seed + q);
+    bases.params.push_back(net.init_parameters(gen));
+    TensorMap buffers = net.init_buffers();
+    Generator bgen(seed + 100 + q);
+    for (auto& [name, t] : buffers) {
+      if (contains(name, "running_mean")) {
+        bgen.normal(t, 0.0f, 0.1f);
+      } else {
+        bgen.uniform(t, 0.5f, 1.5f);
+      }
+    }
+    bases.buffers.push_back(buffers);
+  }
+  return bases;
+}
+
+std::vector<Tensor> constant_alpha(const MixerLayout& layout, const std::vector<float>& alpha) {
+  std::vector<Tensor> out;
+  for (int b = 0; b < layout.num_blocks; ++b) out.push_back(Tensor::from_vector(alpha, {int64_t(alpha.size())}));
+  return out;
+}
+
+TensorMap clone_map(const TensorMap& m) {
+  TensorMap out;
+  for (const auto& [n, t] : m) out[n] = t.clone();
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- layouts
+
+TEST_CASE("taper: mixer layout assigns ResNet stages to blocks") {
+  struct Case {
+    std::string arch, mixers, stem, classifier;
+    int blocks;
+    std::vector<int> block_of_stage;  // stem, layer1..layerS, fc
+  };
+  const std::vector<Case> cases = {
+      {"resnet8", "block", "first-stage", "last-stage", 3, {0, 0, 1, 2, 2}},
+      {"resnet8", "block", "own", "last-stage", 4, {0, 1, 2, 3, 3}},
+      {"resnet8", "block", "first-stage", "own", 4, {0, 0, 1, 2, 3}},
+      {"resnet8", "block", "own", "own", 5, {0, 1, 2, 3, 4}},
+      {"resnet8", "single", "own", "own", 1, {0, 0, 0, 0, 0}},
+      {"resnet18", "block", "first-stage", "last-stage", 4, {0, 0, 1, 2, 3, 3}},
+      {"resnet18", "block", "own", "last-stage", 5, {0, 1, 2, 3, 4, 4}},
+      {"resnet18", "block", "first-stage", "own", 5, {0, 0, 1, 2, 3, 4}},
+      {"resnet18", "block", "own", "own", 6, {0, 1, 2, 3, 4, 5}},
+      {"resnet18", "single", "first-stage", "last-stage", 1, {0, 0, 0, 0, 0, 0}},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.arch);
+    CAPTURE(c.mixers);
+    CAPTURE(c.stem);
+    CAPTURE(c.classifier);
+    const ResNet net = tiny_resnet(c.arch);
+    const MixerLayout layout = make_mixer_layout(net, c.mixers, c.stem, c.classifier);
+    CHECK(layout.num_blocks == c.blocks);
+    CHECK(layout.block_of_stage == c.block_of_stage);
+    // Through the tensors' own stage tags: the stem conv, a layer-2 conv, the classifier.
+    std::map<std::string, int> block;
+    for (const TensorSpec& s : net.parameters()) block[s.name] = layout.block_of(s);
+    for (const TensorSpec& s : net.buffers()) block[s.name] = layout.block_of(s);
+    CHECK(block.at("conv1.weight") == c.block_of_stage[0]);
+    CHECK(block.at("bn1.running_var") == c.block_of_stage[0]);
+    CHECK(block.at("layer1.0.conv1.weight") == c.block_of_stage[1]);
+    CHECK(block.at("layer2.0.downsample.0.weight") == c.block_of_stage[2]);
+    CHECK(block.at("fc.weight") == c.block_of_stage.back());
+    CHECK(block.at("fc.bias") == c.block_of_stage.back());
+    // Every block is used by some tensor.
+    std::set<int> used;
+    for (const auto& [n, b] : block) used.insert(b);
+    CHECK(static_cast<int>(used.size()) == c.blocks);
+  }
+  CHECK_THROWS_AS(make_mixer_layout(tiny_resnet(), "triple", "own", "own"), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- equation (1)
+
+TEST_CASE("taper: mix_parameters with one-hot mixers reproduces a basis exactly") {
+  const ResNet net = tiny_resnet();
+  const MixerLayout layout = make_mixer_layout(net, "block", "own", "own");
+  const Bases bases = make_bases(net, 3, 11);
+  for (int64_t q = 0; q < 3; ++q) {
+    CAPTURE(q);
+    std::vector<float> one_hot(3, 0.0f);
+    one_hot[q] = 1.0f;
+    const TensorMap mixed = mix_parameters(net, layout, bases, constant_alpha(layout, one_hot));
+    REQUIRE(mixed.size() == net.parameters().size());
+    for (const TensorSpec& s : net.parameters()) {
+      CAPTURE(s.name);
+      CHECK(same_bits(mixed.at(s.name), bases.params[q].at(s.name)));
+    }
+  }
+  // A different basis per block: each tensor comes from its block's basis.
+  std::vector<Tensor> alpha;
+  for (int b = 0; b < layout.num_blocks; ++b) {
+    std::vector<float> one_hot(3, 0.0f);
+    one_hot[b % 3] = 1.0f;
+    alpha.push_back(Tensor::from_vector(one_hot, {3}));
+  }
+  const TensorMap mixed = mix_parameters(net, layout, bases, alpha);
+  for (const TensorSpec& s : net.parameters()) {
+    CAPTURE(s.name);
+    CHECK(same_bits(mixed.at(s.name), bases.params[layout.block_of(s) % 3].at(s.name)));
+  }
+  // One mixer per block is required.
+  alpha.pop_back();
+  CHECK_THROWS_AS(mix_parameters(net, layout, bases, alpha), std::invalid_argument);
+}
+
+TEST_CASE("taper: mix_parameters computes the convex combination of the bases") {
+  const ResNet net = tiny_resnet();
+  const MixerLayout layout = make_mixer_layout(net, "block", "first-stage", "last-stage");
+  const Bases bases = make_bases(net, 2, 21);
+  // Different mixers per block, so that a block mix-up shows.
+  const std::vector<std::vector<float>> mixers = {{0.25f, 0.75f}, {0.5f, 0.5f}, {0.9f, 0.1f}};
+  std::vector<Tensor> alpha;
+  for (const auto& m : mixers) alpha.push_back(Tensor::from_vector(m, {2}));
+  const TensorMap mixed = mix_parameters(net, layout, bases, alpha);
+  for (const TensorSpec& s : net.parameters()) {
+    CAPTURE(s.name);
+    const auto& a = mixers[layout.block_of(s)];
+    const float* v0 = bases.params[0].at(s.name).f32();
+    const float* v1 = bases.params[1].at(s.name).f32();
+    const float* got = mixed.at(s.name).f32();
+    double worst = 0.0;
+    for (int64_t i = 0; i < s.shape.numel(); ++i) {
+      const double want = double(a[0]) * v0[i] + double(a[1]) * v1[i];
+      const double tol = 1e-6 * (std::fabs(v0[i]) + std::fabs(v1[i])) + 1e-7;
+      worst = std::max(worst, std::fabs(got[i] - want) / tol);
+    }
+    CHECK(worst <= 1.0);
+  }
+}
+
+TEST_CASE("taper: gradients of a mixed ResNet reach every basis and every mixer") {
+  const ResNet net = tiny_resnet();
+  const MixerLayout layout = make_mixer_layout(net, "block", "own", "own");
+  Bases bases = make_bases(net, 2, 31);
+  std::vector<Tensor> alpha;
+  for (int b = 0; b < layout.num_blocks; ++b) {
+    alpha.push_back(Tensor::from_vector({0.3f + 0.1f * b, 0.7f - 0.1f * b}, {2}).set_requires_grad(true));
+  }
+  TensorMap buffers = mix_buffers(net, layout, bases, alpha);
+  const Tensor images = randn({4, 3, 16, 16}, 32);
+  const Tensor labels = Tensor::from_labels({0, 3, 1, 4});
+  Tensor loss = cross_entropy(net.forward(mix_parameters(net, layout, bases, alpha), buffers, images, true), labels);
+  loss.backward();
+  auto nonzero = [](const Tensor& g) {
+    if (!g.defined()) return false;
+    for (float v : g.to_vector()) {
+      if (!std::isfinite(v)) return false;
+    }
+    for (float v : g.to_vector()) {
+      if (v != 0.0f) return true;
+    }
+    return false;
+  };
+  for (int b = 0; b < layout.num_blocks; ++b) {
+    CAPTURE(b);
+    CHECK(nonzero(alpha[b].grad()));
+  }
+  for (int64_t q = 0; q < 2; ++q) {
+    for (const TensorSpec& s : net.parameters()) {
+      CAPTURE(q);
+      CAPTURE(s.name);
+      CHECK(nonzero(bases.params[q].at(s.name).grad()));
+    }
+  }
+}
+
+TEST_CASE("taper: finite differences agree with d(loss)/d(mixer logits) through a whole mixed ResNet") {
+  const ResNet net = tiny_resnet("resnet8", 4);
+  for (const bool training : {false, true}) {
+    for (const char* stem : {"first-stage", "own"}) {
+      CAPTURE(training);
+      CAPTURE(stem);
+      const MixerLayout layout = make_mixer_layout(net, "block", stem, std::string(stem) == "own" ? "own" : "last-stage");
+      const Bases bases = make_bases(net, 3, 41);
+      const Tensor images = randn({2, 3, 8, 8}, 42);
+      auto f = [&](const std::vector<Tensor>& logits) {
+        std::vector<Tensor> alpha;
+        for (const Tensor& l : logits) alpha.push_back(reshape(softmax(l), {3}));
+        // Fresh running statistics each call: the check must see one function.
+        TensorMap buffers = mix_buffers(net, layout, bases, alpha);
+        return net.forward(mix_parameters(net, layout, bases, alpha), buffers, images, training);
+      };
+      std::vector<Tensor> logits;
+      for (int b = 0; b < layout.num_blocks; ++b) logits.push_back(randn({1, 3}, 43 + b, 0.5f));
+      taper::testing::GradcheckOptions o;
+      o.eps = 1e-3f;
+      CHECK(gradcheck(f, logits, o) == "");
+    }
+  }
+}
+
+// ---------------------------------------------------------------- running statistics
+
+TEST_CASE("taper: mixed BatchNorm statistics and their updates follow the mixers") {
+  const ResNet net = tiny_resnet();
+  const MixerLayout layout = make_mixer_layout(net, "block", "first-stage", "last-stage");
+  const Tensor images = randn({4, 3, 8, 8}, 51, 2.0f);
+
+  SUBCASE("one-hot: only that basis's statistics move") {
+    Bases bases = make_bases(net, 2, 52);
+    const TensorMap old0 = clone_map(bases.buffers[0]), old1 = clone_map(bases.buffers[1]);
+    const std::vector<Tensor> alpha = constant_alpha(layout, {0.0f, 1.0f});
+    const TensorMap before = mix_buffers(net, layout, bases, alpha);
+    for (const TensorSpec& s : net.buffers()) CHECK(same_bits(before.at(s.name), old1.at(s.name)));
+    TensorMap after = clone_map(before);
+    {
+      NoGradGuard no_grad;
+      net.forward(mix_parameters(net, layout, bases, alpha), after, images, true);
+    }
+    distribute_buffer_updates(net, layout, before, after, alpha, bases);
+    for (const TensorSpec& s : net.buffers()) {
+      CAPTURE(s.name);
+      CHECK_FALSE(same_bits(after.at(s.name), before.at(s.name)));   // the forward did move them
+      CHECK(same_bits(bases.buffers[0].at(s.name), old0.at(s.name)));  // basis 0 untouched
+      CHECK(max_abs_diff(bases.buffers[1].at(s.name), after.at(s.name)) <= 1e-5);
+    }
+  }
+
+  SUBCASE("the change splits by alpha") {
+    Bases bases = make_bases(net, 2, 53);
+    const TensorMap old0 = clone_map(bases.buffers[0]), old1 = clone_map(bases.buffers[1]);
+    const std::vector<std::vector<float>> mixers = {{0.25f, 0.75f}, {0.6f, 0.4f}, {0.1f, 0.9f}};
+    std::vector<Tensor> alpha;
+    for (const auto& m : mixers) alpha.push_back(Tensor::from_vector(m, {2}));
+    const TensorMap before = mix_buffers(net, layout, bases, alpha);
+    TensorMap after = clone_map(before);
+    {
+      NoGradGuard no_grad;
+      net.forward(mix_parameters(net, layout, bases, alpha), after, images, true);
+    }
+    distribute_buffer_updates(net, layout, before, after, alpha, bases);
+    for (const TensorSpec& s : net.buffers()) {
+      CAPTURE(s.name);
+      const auto& a = mixers[layout.block_of(s)];
+      // The mixed statistics before the update are the mix of the bases' statistics.
+      for (int64_t i = 0; i < s.shape.numel(); ++i) {
+        const double want = a[0] * old0.at(s.name).f32()[i] + a[1] * old1.at(s.name).f32()[i];
+        REQUIRE(std::fabs(before.at(s.name).f32()[i] - want) <= 1e-5);
+      }
+      double worst = 0.0;
+      for (int64_t i = 0; i < s.shape.numel(); ++i) {
+        const double delta = double(after.at(s.name).f32()[i]) - before.at(s.name).f32()[i];
+        const double d0 = double(bases.buffers[0].at(s.name).f32()[i]) - old0.at(s.name).f32()[i];
+        const double d1 = double(bases.buffers[1].at(s.name).f32()[i]) - old1.at(s.name).f32()[i];
+        worst = std::max({worst, std::fabs(d0 - a[0] * delta), std::fabs(d1 - a[1] * delta)});
+      }
+      CHECK(worst <= 1e-5);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- mixer predictor
+
+TEST_CASE("taper: mixer predictor shapes, softmax per block, determinism in evaluation") {
+  const int64_t dim = 10, hidden = 8, blocks = 3, q = 4, groups = 5;
+  const MixerPredictor pred(dim, hidden, blocks, q);
+  Generator gen(61);
+  const TensorMap params = pred.init_parameters(gen);
+  TensorMap buffers = pred.init_buffers();
+  CHECK(params.size() == 4 * 2 + 3 * 2);
+  CHECK(buffers.size() == 3 * 2);
+  CHECK(params.at("layers.0.weight").shape() == Shape{hidden, dim});
+  CHECK(params.at("layers.3.weight").shape() == Shape{blocks * q, hidden});
+  for (const auto& [n, t] : params) CHECK(t.requires_grad());
+
+  Tensor desc = Tensor::zeros({groups, dim});
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t c = g; c < g + 3; ++c) desc.f32()[g * dim + c % dim] = 1.0f;  // BoW of 3 classes
+  }
+  CHECK(pred.logits(params, buffers, desc, false).shape() == Shape{groups, blocks * q});
+
+  const TensorMap buffers_before = clone_map(buffers);
+  const auto a = pred.mixers(params, buffers, desc, false);
+  const auto b = pred.mixers(params, buffers, desc, false);
+  REQUIRE(a.size() == size_t(groups));
+  for (int64_t g = 0; g < groups; ++g) {
+    REQUIRE(a[g].size() == size_t(blocks));
+    for (int64_t k = 0; k < blocks; ++k) {
+      CHECK(a[g][k].shape() == Shape{q});
+      double sum = 0.0;
+      for (float v : a[g][k].to_vector()) {
+        CHECK(v > 0.0f);
+        sum += v;
+      }
+      CHECK(sum == doctest::Approx(1.0).epsilon(1e-6));
+      CHECK(same_bits(a[g][k], b[g][k]));  // evaluation is deterministic
+    }
+  }
+  for (const auto& [n, t] : buffers) CHECK(same_bits(t, buffers_before.at(n)));  // and leaves the statistics alone
+
+  // Different tasks get different mixers.
+  CHECK_FALSE(same_bits(a[0][0], a[1][0]));
+  // Training updates the running statistics; G = 1 cannot be trained (batch norm).
+  pred.mixers(params, buffers, desc, true);
+  CHECK_FALSE(same_bits(buffers.at("norms.0.running_mean"), buffers_before.at("norms.0.running_mean")));
+  CHECK_THROWS_AS(pred.mixers(params, buffers, slice_rows(desc, 0, 1), true), std::invalid_argument);
+  CHECK_NOTHROW(pred.mixers(params, buffers, slice_rows(desc, 0, 1), false));
+  CHECK_THROWS_AS(pred.logits(params, buffers, Tensor::zeros({2, dim + 1}), false), std::invalid_argument);
+  CHECK_THROWS_AS(MixerPredictor(dim, hidden, 0, q), std::invalid_argument);
+}
+
+TEST_CASE("taper: finite differences agree with the mixer predictor's gradients") {
+  const MixerPredictor pred(6, 5, 2, 3);
+  Generator gen(71);
+  const TensorMap params = pred.init_parameters(gen);
+  const TensorMap buffers = pred.init_buffers();
+  const Tensor desc = randn({4, 6}, 72);
+  for (const bool training : {false, true}) {
+    CAPTURE(training);
+    auto f = [&](const std::vector<Tensor>& in) {
+      TensorMap p = params, b = clone_map(buffers);
+      p["layers.0.weight"] = in[0];
+      p["layers.3.weight"] = in[1];
+      p["norms.1.weight"] = in[2];
+      const auto alpha = pred.mixers(p, b, desc, training);
+      return add(alpha[1][0], alpha[3][1]);
+    };
+    taper::testing::GradcheckOptions o;
+    o.eps = 1e-3f;
+    CHECK(gradcheck(f, {params.at("layers.0.weight").clone(), params.at("layers.3.weight").clone(),
+                        params.at("norms.1.weight").clone()}, o) == "");
+  }
+}
+
+// ---------------------------------------------------------------- classifier selection
+
+TEST_CASE("taper: selected cross-entropy is cross-entropy over the task's columns") {
+  const int64_t n = 4, c = 7;
+  const std::vector<std::vector<int64_t>> tasks = {{0, 2, 5}, {1, 3}, {2, 4, 5, 6}, {0, 6}};
+  const std::vector<int64_t> labels = {5, 1, 4, 6};
+  Tensor logits = randn({n, c}, 81, 3.0f).set_requires_grad(true);
+  Tensor selected = selected_cross_entropy(logits, Tensor::from_labels(labels), tasks);
+  double want = 0.0;
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t remapped = std::find(tasks[r].begin(), tasks[r].end(), labels[r]) - tasks[r].begin();
+    const Tensor row = gather_columns(slice_rows(logits.detach(), r, r + 1), Tensor::from_labels(tasks[r]));
+    want += cross_entropy(row, Tensor::from_labels({remapped})).item() / n;
+  }
+  CHECK(selected.item() == doctest::Approx(want).epsilon(1e-6));
+  // A batch sharing one task: gather_columns of the whole batch.
+  const std::vector<int64_t> task = {1, 3, 4};
+  const Tensor shared = selected_cross_entropy(logits.detach(), Tensor::from_labels({3, 1, 4, 4}),
+                                               std::vector<std::vector<int64_t>>(n, task));
+  const Tensor gathered = cross_entropy(gather_columns(logits.detach(), Tensor::from_labels(task)),
+                                        Tensor::from_labels({1, 0, 2, 2}));
+  CHECK(shared.item() == doctest::Approx(gathered.item()).epsilon(1e-6));
+  // No gradient flows to the classes outside a row's task.
+  selected.backward();
+  const Tensor g = logits.grad();
+  for (int64_t r = 0; r < n; ++r) {
+    for (int64_t k = 0; k < c; ++k) {
+      const bool in_task = std::find(tasks[r].begin(), tasks[r].end(), k) != tasks[r].end();
+      CAPTURE(r);
+      CAPTURE(k);
+      if (in_task) {
+        CHECK(g.f32()[r * c + k] != 0.0f);
+      } else {
+        CHECK(g.f32()[r * c + k] == 0.0f);
+      }
+    }
+  }
+  CHECK_THROWS_AS(selected_cross_entropy(logits, Tensor::from_labels(labels), {{0}}), std::invalid_argument);
+  CHECK_THROWS_AS(task_mask({{0, 9}}, 7), std::invalid_argument);
+}
+
+TEST_CASE("taper: predict restricts the arg-max to the task; select_classifier_rows keeps its rows") {
+  const std::vector<float> row = {0.1f, 5.0f, -1.0f, 2.0f, 2.5f, 0.0f};
+  CHECK(predict(row.data(), 6, {}) == 1);
+  CHECK(predict(row.data(), 6, {0, 2, 3}) == 3);
+  CHECK(predict(row.data(), 6, {2, 4, 5}) == 4);
+  CHECK(predict(row.data(), 6, {2}) == 2);
+
+  const Tensor w = randn({6, 4}, 91), b = randn({6}, 92);
+  TensorMap params{{"fc.weight", w}, {"fc.bias", b}, {"conv1.weight", randn({2, 3, 3, 3}, 93)}};
+  const Tensor conv = params.at("conv1.weight");
+  const std::vector<int64_t> task = {4, 0, 3};  // task order, not sorted
+  select_classifier_rows(params, task);
+  REQUIRE(params.at("fc.weight").shape() == Shape{3, 4});
+  REQUIRE(params.at("fc.bias").shape() == Shape{3});
+  for (size_t i = 0; i < task.size(); ++i) {
+    for (int64_t f = 0; f < 4; ++f) CHECK(params.at("fc.weight").f32()[i * 4 + f] == w.f32()[task[i] * 4 + f]);
+    CHECK(params.at("fc.bias").f32()[i] == b.f32()[task[i]]);
+  }
+  CHECK(params.at("conv1.weight").same(conv));
+  // The condensed classifier's logits are the task's columns of the full one's.
+  const Tensor x = randn({5, 4}, 94);
+  const Tensor full = linear(x, w, b), condensed = linear(x, params.at("fc.weight"), params.at("fc.bias"));
+  CHECK(max_abs_diff(condensed, gather_columns(full, Tensor::from_labels(task))) <= 1e-5);
+  TensorMap bad{{"fc.weight", w}, {"fc.bias", b}};
+  CHECK_THROWS_AS(select_classifier_rows(bad, {6}), std::invalid_argument);
+}
+
+// ---------------------------------------------------------------- personalized model files
+
+namespace {
+
+// A personalized model made by hand (no Experiment): mixed random bases,
+// the task's classifier rows.
+PersonalizedModel handmade_model(const std::vector<int64_t>& task, std::vector<Tensor>* alpha_out = nullptr,
+                                 Bases* bases_out = nullptr) {
+  const ResNet net = tiny_resnet("resnet8", 6);
+  const MixerLayout layout = make_mixer_layout(net, "block", "first-stage", "last-stage");
+  Bases bases = make_bases(net, 2, 101);
+  std::vector<Tensor> alpha;
+  for (int b = 0; b < layout.num_blocks; ++b) alpha.push_back(Tensor::from_vector({0.2f + 0.2f * b, 0.8f - 0.2f * b}, {2}));
+  NoGradGuard no_grad;
+  PersonalizedModel m;
+  m.arch = net.config();
+  m.arch.num_classes = static_cast<int64_t>(task.size());
+  for (const auto& [n, t] : mix_parameters(net, layout, bases, alpha)) m.params[n] = t.detach();
+  m.buffers = mix_buffers(net, layout, bases, alpha);
+  select_classifier_rows(m.params, task);
+  const std::vector<std::string> names = {"apple", "bear", "cloud", "dolphin", "elephant", "fox"};
+  for (int64_t c : task) m.class_names.push_back(names[c]);
+  for (const Tensor& a : alpha) m.mixers.push_back(a.to_vector());
+  if (alpha_out) *alpha_out = alpha;
+  if (bases_out) *bases_out = bases;
+  return m;
+}
+
+Tensor eval_logits(const PersonalizedModel& m, const Tensor& images) {
+  NoGradGuard no_grad;
+  TensorMap buffers = m.buffers;
+  return ResNet(m.arch).forward(m.params, buffers, images, false);
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(out.good());
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("taper: a saved personalized model reproduces the in-memory mixed network's logits bit for bit") {
+  TempDir dir;
+  const std::vector<int64_t> task = {5, 1, 3};
+  std::vector<Tensor> alpha;
+  Bases bases;
+  const PersonalizedModel m = handmade_model(task, &alpha, &bases);
+  save_personalized(dir / "m.safetensors", m);
+  const PersonalizedModel loaded = load_personalized(dir / "m.safetensors");
+  CHECK(loaded.arch.arch == "resnet8");
+  CHECK(loaded.arch.stem == "cifar");
+  CHECK(loaded.arch.width == m.arch.width);
+  CHECK(loaded.arch.num_classes == 3);
+  CHECK(loaded.class_names == std::vector<std::string>{"fox", "bear", "dolphin"});
+  CHECK(loaded.mixers == m.mixers);
+  CHECK(loaded.domain.empty());
+  CHECK(ResNet(loaded.arch).parameter_count() == ResNet(m.arch).parameter_count());
+  for (const auto& [n, t] : m.params) CHECK(same_bits(loaded.params.at(n), t));
+  for (const auto& [n, t] : m.buffers) CHECK(same_bits(loaded.buffers.at(n), t));
+
+  const Tensor images = randn({3, 3, 32, 32}, 102);
+  const Tensor from_file = eval_logits(loaded, images);
+  CHECK(from_file.shape() == Shape{3, 3});
+  CHECK(same_bits(from_file, eval_logits(m, images)));
+  // The full 6-class mixed network restricted to the task's columns (up to sgemm rounding).
+  const ResNet full_net = tiny_resnet("resnet8", 6);
+  const MixerLayout layout = make_mixer_layout(full_net, "block", "first-stage", "last-stage");
+  NoGradGuard no_grad;
+  TensorMap full_buffers = mix_buffers(full_net, layout, bases, alpha);
+  const Tensor full = full_net.forward(mix_parameters(full_net, layout, bases, alpha), full_buffers, images, false);
+  CHECK(max_abs_diff(gather_columns(full, Tensor::from_labels(task)), from_file) <= 1e-4);
+}
+
+TEST_CASE("taper: corrupt or mismatched personalized model files are rejected naming the file") {
+  TempDir dir;
+  const PersonalizedModel m = handmade_model({0, 2, 4});
+  const std::string good = dir / "good.safetensors";
+  save_personalized(good, m);
+  const std::string bytes = read_bytes(good);
+  const SafetensorsFile file = load_safetensors(good);
+
+  auto rejected = [&](const std::string& path, const std::vector<std::string>& parts) {
+    CAPTURE(path);
+    std::string message;
+    try {
+      load_personalized(path);
+      message = "(accepted)";
+    } catch (const SafetensorsError& e) {
+      message = e.what();
+    } catch (const std::exception& e) {
+      message = std::string("(not a SafetensorsError) ") + e.what();
+    }
+    CAPTURE(message);
+    CHECK(contains(message, path));
+    CHECK_FALSE(contains(message, "(accepted)"));
+    CHECK_FALSE(contains(message, "(not a SafetensorsError)"));
+    for (const auto& part : parts) CHECK(contains(message, part));
+  };
+  auto variant = [&](const std::string& name, const std::function<void(SafetensorsFile&)>& edit) {
+    SafetensorsFile f = file;
+    edit(f);
+    const std::string path = dir / name;
+    save_safetensors(path, f);
+    return path;
+  };
+
+  SUBCASE("truncated") {
+    write_bytes(dir / "truncated.safetensors", bytes.substr(0, bytes.size() - 17));
+    rejected(dir / "truncated.safetensors", {});
+    write_bytes(dir / "header-only.safetensors", bytes.substr(0, 12));
+    rejected(dir / "header-only.safetensors", {});
+    write_bytes(dir / "empty.safetensors", "");
+    rejected(dir / "empty.safetensors", {});
+  }
+  SUBCASE("missing or wrong metadata") {
+    rejected(variant("no-format.safetensors", [](SafetensorsFile& f) { f.metadata.erase("format"); }), {"format"});
+    rejected(variant("checkpoint.safetensors", [](SafetensorsFile& f) { f.metadata["format"] = "taper-checkpoint/1"; }),
+             {"taper-checkpoint/1"});
+    rejected(variant("no-classes.safetensors", [](SafetensorsFile& f) { f.metadata.erase("classes"); }), {"classes"});
+    rejected(variant("bad-classes.safetensors", [](SafetensorsFile& f) { f.metadata["classes"] = "[\"apple\", "; }),
+             {"metadata"});
+    rejected(variant("bad-mixers.safetensors", [](SafetensorsFile& f) { f.metadata["mixers"] = "{}"; }), {"metadata"});
+    rejected(variant("bad-width.safetensors", [](SafetensorsFile& f) { f.metadata["width"] = "wide"; }), {"metadata"});
+    rejected(variant("no-arch.safetensors", [](SafetensorsFile& f) { f.metadata.erase("arch"); }), {"arch"});
+  }
+  SUBCASE("metadata naming an impossible architecture") {
+    rejected(variant("bad-arch.safetensors", [](SafetensorsFile& f) { f.metadata["arch"] = "resnet9"; }), {"resnet9"});
+    rejected(variant("bad-stem.safetensors", [](SafetensorsFile& f) { f.metadata["stem"] = "imagenet"; }), {});
+    rejected(variant("zero-width.safetensors", [](SafetensorsFile& f) { f.metadata["width"] = "0"; }), {});
+    rejected(variant("no-class.safetensors", [](SafetensorsFile& f) { f.metadata["classes"] = "[]"; }), {});
+  }
+  SUBCASE("tensors that do not fit the architecture") {
+    // One class more in the metadata than classifier rows.
+    rejected(variant("extra-class.safetensors",
+                     [](SafetensorsFile& f) { f.metadata["classes"] = "[\"apple\",\"cloud\",\"elephant\",\"fox\"]"; }),
+             {"fc.weight"});
+    rejected(variant("missing-tensor.safetensors", [](SafetensorsFile& f) { f.tensors.erase("layer2.0.conv1.weight"); }),
+             {"layer2.0.conv1.weight", "missing"});
+    rejected(variant("missing-buffer.safetensors", [](SafetensorsFile& f) { f.tensors.erase("bn1.running_var"); }),
+             {"bn1.running_var"});
+    rejected(variant("reshaped.safetensors",
+                     [](SafetensorsFile& f) { f.tensors["conv1.weight"] = reshape(f.tensors.at("conv1.weight"), {-1}); }),
+             {"conv1.weight"});
+    // Wider than the metadata says.
+    rejected(variant("wider.safetensors", [](SafetensorsFile& f) { f.metadata["width"] = "0.5"; }), {"conv1.weight"});
+    rejected(variant("int-weights.safetensors",
+                     [](SafetensorsFile& f) {
+                       const Tensor w = f.tensors.at("fc.bias");
+                       f.tensors["fc.bias"] = Tensor::zeros(w.shape(), DType::I64);
+                     }),
+             {"fc.bias"});
+  }
+  CHECK_THROWS_AS(load_personalized(dir / "absent.safetensors"), SafetensorsError);
+}
+
+// ---------------------------------------------------------------- with the real data
+
+TEST_CASE("taper: personalize writes a file whose logits equal mix_parameters + select_classifier_rows in memory") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  const Experiment exp = Experiment::create(load_config(config_path("tiny_e2e.toml")));
+  REQUIRE(exp.num_classes() == 5);
+  TaperModel model;
+  model.bases = make_bases(exp.arch, exp.config.taper.bases, 111);
+  Generator gen(112);
+  model.predictor_params = exp.predictor.init_parameters(gen);
+  model.predictor_buffers = exp.predictor.init_buffers();
+  for (auto& [n, t] : model.predictor_buffers) {
+    if (contains(n, "running_mean")) gen.normal(t, 0.0f, 0.2f);
+  }
+  const TensorMap predictor_buffers_before = clone_map(model.predictor_buffers);
+  const Task task{{1, 3, 4}, -1};
+
+  const PersonalizedModel pm = personalize(exp, model, task);
+  for (const auto& [n, t] : model.predictor_buffers) CHECK(same_bits(t, predictor_buffers_before.at(n)));
+  CHECK(pm.arch.num_classes == 3);
+  CHECK(pm.class_names == std::vector<std::string>{exp.train->meta.class_names[1], exp.train->meta.class_names[3],
+                                                    exp.train->meta.class_names[4]});
+  REQUIRE(static_cast<int>(pm.mixers.size()) == exp.layout.num_blocks);
+  for (const auto& row : pm.mixers) {
+    REQUIRE(row.size() == 2);
+    CHECK(row[0] + row[1] == doctest::Approx(1.0f).epsilon(1e-6));
+  }
+  save_personalized(dir / "m.safetensors", pm);
+  const PersonalizedModel loaded = load_personalized(dir / "m.safetensors");
+
+  // The same thing by hand, in memory.
+  NoGradGuard no_grad;
+  TensorMap pb = clone_map(model.predictor_buffers);
+  const auto alpha = exp.predictor.mixers(model.predictor_params, pb, exp.describe_all({task}), false)[0];
+  for (int b = 0; b < exp.layout.num_blocks; ++b) CHECK(alpha[b].to_vector() == pm.mixers[b]);
+  TensorMap params = mix_parameters(exp.arch, exp.layout, model.bases, alpha);
+  select_classifier_rows(params, task.classes);
+  TensorMap buffers = mix_buffers(exp.arch, exp.layout, model.bases, alpha);
+  ResNetConfig rc = exp.arch.config();
+  rc.num_classes = 3;
+
+  Tensor images = Tensor::empty({6, 3, 32, 32});
+  const Transform transform = exp.transform(false);
+  for (int64_t i = 0; i < 6; ++i) {
+    Generator unused(0);
+    transform(exp.test->images->image(i * 3), unused, images.f32() + i * 3 * 32 * 32);
+  }
+  const Tensor want = ResNet(rc).forward(params, buffers, images, false);
+  const Tensor got = eval_logits(loaded, images);
+  CHECK(same_bits(got, want));
+  CHECK(same_bits(eval_logits(pm, images), want));
+}
+
+TEST_CASE("taper: config errors surface before any training") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  const std::string base = read_bytes(config_path("tiny_e2e.toml"));
+  // Appends keys to a table of the tiny config (TOML allows a table once, so replace lines).
+  auto with = [&](const std::string& from, const std::string& to) {
+    const size_t at = base.find(from);
+    REQUIRE(at != std::string::npos);
+    return std::string(base).replace(at, from.size(), to);
+  };
+  auto train_error = [&](const std::string& toml, const std::string& run) {
+    std::string message;
+    try {
+      train_run(parse_config(toml, "bad.toml"), dir / run, false);
+      message = "(trained)";
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
+    // Nothing was trained: no checkpoint, no log.
+    CHECK_FALSE(fs::exists(dir / (run + "/stage1.safetensors")));
+    CHECK_FALSE(fs::exists(dir / (run + "/log.jsonl")));
+    return message;
+  };
+
+  SUBCASE("k above the class count") {
+    const std::string m = train_error(with("k = 3", "k = 6"), "k");
+    CAPTURE(m);
+    CHECK(contains(m, "tasks.k"));
+    CHECK(contains(m, "bad.toml"));
+    CHECK(contains(m, "5 classes"));
+    CHECK_THROWS_AS(Experiment::create(parse_config(with("k = 3", "k = 6"), "bad.toml")), ConfigError);
+  }
+  SUBCASE("dynamic k above the class count") {
+    const std::string m = train_error(with("k = 3", "k_min = 2\nk_max = 9"), "kmax");
+    CAPTURE(m);
+    CHECK(contains(m, "tasks.k_max"));
+  }
+  SUBCASE("unknown dataset and unknown keys fail while parsing") {
+    CHECK_THROWS_WITH_AS(parse_config(with("\"cifar100\"", "\"cifar10\""), "bad.toml"),
+                         doctest::Contains("data.dataset"), ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config(with("workers = 1", "worker = 1"), "bad.toml"), doctest::Contains("data.worker"),
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(parse_config(with("bases = 2", "bases = 0"), "bad.toml"), doctest::Contains("taper.bases"),
+                         ConfigError);
+  }
+  SUBCASE("missing data") {
+    const std::string saved = data_root();
+    ::setenv("TAPER_DATA", dir.path.c_str(), 1);
+    const std::string m = train_error(base, "nodata");
+    ::setenv("TAPER_DATA", saved.c_str(), 1);
+    CAPTURE(m);
+    CHECK(contains(m, "cifar-100-binary"));
+    CHECK(contains(m, "make data"));
+  }
+  // Cross-field checks that need the data but are only made once stage 1
+  // has trained: they must fail before it.
+  SUBCASE("one task group per batch (the mixer predictor's batch norm needs two)") {
+    const std::string m = train_error(with("groups = 2", "groups = 1"), "groups");
+    CAPTURE(m);
+    CHECK(contains(m, "groups"));
+  }
+  SUBCASE("more bases than classes to shard") {
+    const std::string m = train_error(with("bases = 2", "bases = 6"), "bases");
+    CAPTURE(m);
+    CHECK(contains(m, "bases"));
+  }
+  SUBCASE("domain shards on a dataset without domains") {
+    const std::string m = train_error(with("groups = 2", "groups = 2\nshards = \"domains\""), "shards");
+    CAPTURE(m);
+    CHECK(contains(m, "shards"));
+  }
+}
+
+TEST_CASE("taper: a tiny run through all stages, personalize and predict") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  const RunConfig config = load_config(config_path("tiny_e2e.toml"));
+  const std::string run_dir = dir / "run";
+  train_run(config, run_dir, false);
+
+  // Checkpoints, config, log, eval.
+  for (const char* f : {"config.toml", "stage1.safetensors", "stage2.shard00.safetensors", "stage2.shard01.safetensors",
+                        "stage3.safetensors", "baseline.safetensors", "log.jsonl", "eval.json"}) {
+    CAPTURE(f);
+    CHECK(fs::is_regular_file(run_dir + "/" + f));
+  }
+  CHECK(to_toml(load_config(run_dir + "/config.toml")) == to_toml(config));  // the effective config
+  std::vector<std::pair<std::string, int64_t>> expected;
+  for (int64_t e = 1; e <= config.stage1.epochs; ++e) expected.push_back({"stage1", e});
+  for (const char* s : {"stage2.shard00", "stage2.shard01"}) {
+    for (int64_t e = 1; e <= config.stage2.epochs; ++e) expected.push_back({s, e});
+  }
+  for (int64_t e = 1; e <= config.stage3.epochs; ++e) expected.push_back({"stage3", e});
+  for (int64_t e = 1; e <= config.baseline.epochs; ++e) expected.push_back({"baseline", e});
+  std::vector<std::pair<std::string, int64_t>> logged;
+  std::ifstream log(run_dir + "/log.jsonl");
+  for (std::string line; std::getline(log, line);) {
+    const nlohmann::json j = nlohmann::json::parse(line);
+    logged.push_back({j.at("stage").get<std::string>(), j.at("epoch").get<int64_t>()});
+    CHECK(std::isfinite(j.at("loss").get<double>()));
+    CHECK(j.at("train_accuracy").get<double>() >= 0.0);
+    CHECK(j.at("train_accuracy").get<double>() <= 1.0);
+    CHECK(j.at("lr").get<double>() >= 0.0);
+    CHECK(j.contains("images_per_second"));
+    CHECK(j.contains("seconds"));
+  }
+  CHECK(logged == expected);
+
+  const nlohmann::json eval = nlohmann::json::parse(read_bytes(run_dir + "/eval.json"));
+  CHECK(eval.at("test_images").get<int64_t>() == config.data.classes * config.data.test_per_class);
+  CHECK(eval.at("eval_seed").get<uint64_t>() == config.tasks.eval_seed);
+  for (const char* key : {"stage1_standard", "stage1_classifier_selection", "taper_personalized", "baseline_standard",
+                          "baseline_classifier_selection"}) {
+    CAPTURE(key);
+    REQUIRE(eval.contains(key));
+    CHECK(eval.at(key).get<double>() >= 0.0);
+    CHECK(eval.at(key).get<double>() <= 1.0);
+  }
+  // The label is in its task, so a correct arg-max over all classes stays correct within the task.
+  CHECK(eval.at("stage1_classifier_selection").get<double>() >= eval.at("stage1_standard").get<double>());
+  CHECK(eval.at("baseline_classifier_selection").get<double>() >= eval.at("baseline_standard").get<double>());
+
+  // Reading the run back gives the same evaluation.
+  TrainedRun run = load_run(run_dir);
+  CHECK(run.stage1.epochs_done == config.stage1.epochs);
+  CHECK(run.baseline.epochs_done == config.baseline.epochs);
+  CHECK(run.taper.bases.count() == config.taper.bases);
+  const EvalSummary again = evaluate_run(run);
+  CHECK(again.images == eval.at("test_images").get<int64_t>());
+  CHECK(again.stage1.standard == eval.at("stage1_standard").get<double>());
+  CHECK(again.stage1.selection == eval.at("stage1_classifier_selection").get<double>());
+  CHECK(again.baseline.standard == eval.at("baseline_standard").get<double>());
+  CHECK(again.taper == eval.at("taper_personalized").get<double>());
+
+  // Personalize for a task, save, and predict from the file alone on PNG images.
+  const Task task{{0, 2, 4}, -1};
+  const PersonalizedModel pm = personalize(run.exp, run.taper, task);
+  save_personalized(dir / "model.safetensors", pm);
+  const PersonalizedModel model = load_personalized(dir / "model.safetensors");
+  CHECK(model.class_names == pm.class_names);
+  CHECK(model.class_names[1] == run.exp.train->meta.class_names[2]);
+  const ResNet net(model.arch);
+  CHECK(net.parameter_count() < run.exp.arch.parameter_count());
+
+  int written = 0;
+  for (int64_t i = 0; i < run.exp.test->size() && written < 2; ++i) {
+    if (run.exp.test->labels[i] != 2 && run.exp.test->labels[i] != 4) continue;
+    const Image original = run.exp.test->images->image(i);
+    const std::string png = dir / ("image" + std::to_string(written++) + ".png");
+    write_png(png, original);
+    // `taper predict`'s path: read, resize to the model's input, normalise, forward, softmax.
+    const Image im = read_image(png);
+    CHECK(im.pixels == original.pixels);
+    Tensor x = Tensor::empty({1, 3, 32, 32}), y = Tensor::empty({1, 3, 32, 32});
+    Generator unused(0);
+    augment_imagenet(im, unused, false, kCifar100Normalization, x.f32(), 32, 32);
+    run.exp.transform(false)(original, unused, y.f32());
+    CHECK(max_abs_diff(x, y) <= 1e-6);  // the same preprocessing as evaluation
+    NoGradGuard no_grad;
+    TensorMap buffers = model.buffers;
+    const Tensor logits = net.forward(model.params, buffers, x, false);
+    CHECK(same_bits(logits, eval_logits(pm, x)));
+    const Tensor probs = softmax(logits);
+    REQUIRE(probs.shape() == Shape{1, 3});
+    double sum = 0.0;
+    for (float p : probs.to_vector()) sum += p;
+    CHECK(sum == doctest::Approx(1.0).epsilon(1e-5));
+    const std::vector<float> p = probs.to_vector();
+    const int64_t best = std::max_element(p.begin(), p.end()) - p.begin();
+    MESSAGE(png << ": " << model.class_names[best] << " (" << 100 * p[best] << "%), truth "
+                << run.exp.test->meta.class_names[run.exp.test->labels[i]]);
+  }
+  CHECK(written == 2);
+
+  // Training again into the finished run without --resume is refused; with it, nothing changes.
+  CHECK_THROWS_WITH(train_run(config, run_dir, false), doctest::Contains("--resume"));
+  const std::string stage3 = read_bytes(run_dir + "/stage3.safetensors");
+  train_run(config, run_dir, true);
+  CHECK(read_bytes(run_dir + "/stage3.safetensors") == stage3);
+}
