@@ -295,7 +295,7 @@ void taper_keys(V& v, C& t) {
   v.field("classifier_mixer", t.classifier_mixer, kClassifierMixers);
   v.field("bn_stats", t.bn_stats, kBnStats);
   v.field("predictor_hidden", t.predictor_hidden, 1);
-  v.field("groups", t.groups, 1);
+  v.field("groups", t.groups, 2);  // the mixer predictor's batch norm needs two tasks
   v.field("shards", t.shards, kShards);
   v.field("training", t.training, kTraining);
 }

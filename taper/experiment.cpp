@@ -33,6 +33,20 @@ void check_k(const RunConfig& c, int64_t classes) {
   }
 }
 
+// Stage-2 shards must exist: one class chunk per basis, or whole domains.
+void check_shards(const RunConfig& c, const ClassMetadata& meta) {
+  const int64_t classes = meta.num_classes(), domains = static_cast<int64_t>(meta.domain_names.size());
+  if (c.taper.shards == "classes" && c.taper.bases > classes) {
+    throw ConfigError(c.source + ": taper.bases = " + std::to_string(c.taper.bases) +
+                      " class shards need at least as many classes, " + c.data.dataset + " has " +
+                      std::to_string(classes));
+  }
+  if (c.taper.shards == "domains" && (domains < 2 || c.taper.bases % domains != 0)) {
+    throw ConfigError(c.source + ": taper.shards = \"domains\" needs a dataset with domains and taper.bases a multiple "
+                      "of their number; " + c.data.dataset + " has " + std::to_string(domains) + " domain(s)");
+  }
+}
+
 ResNet make_arch(const RunConfig& c, int64_t classes) {
   ResNetConfig rc;
   rc.arch = c.model.arch;
@@ -49,6 +63,7 @@ Experiment Experiment::create(const RunConfig& c) {
   auto test = load(c, "test", c.data.test_per_class);
   const int64_t classes = train->meta.num_classes();
   check_k(c, classes);
+  check_shards(c, train->meta);
   ResNet arch = make_arch(c, classes);
   MixerLayout layout = make_mixer_layout(arch, c.taper.mixers, c.taper.stem_mixer, c.taper.classifier_mixer);
   MixerPredictor predictor(classes, c.taper.predictor_hidden, layout.num_blocks, c.taper.bases);

@@ -1,6 +1,7 @@
 #include "taper/personalize.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "engine/autograd.h"
 #include "engine/safetensors.h"
@@ -66,15 +67,24 @@ PersonalizedModel load_personalized(const std::string& path) {
   }
   m.domain = f.metadata.count("domain") ? f.metadata.at("domain") : "";
   m.arch.num_classes = static_cast<int64_t>(m.class_names.size());
-  const ResNet net(m.arch);
+  std::optional<ResNet> built;
+  try {
+    built.emplace(m.arch);
+  } catch (const std::invalid_argument& e) {
+    throw SafetensorsError(path + ": metadata names an impossible network: " + e.what());
+  }
+  const ResNet& net = *built;
   auto take = [&](const std::vector<TensorSpec>& specs, TensorMap& into) {
     for (const TensorSpec& s : specs) {
       auto it = f.tensors.find(s.name);
-      if (it == f.tensors.end() || it->second.shape() != s.shape) {
+      if (it == f.tensors.end() || it->second.shape() != s.shape || it->second.dtype() != DType::F32) {
         throw SafetensorsError(path + ": tensor '" + s.name + "' " +
-                               (it == f.tensors.end() ? "is missing" : "is " + it->second.shape().str()) + ", " +
+                               (it == f.tensors.end() ? "is missing"
+                                                       : std::string("is ") + dtype_name(it->second.dtype()) + " " +
+                                                             it->second.shape().str()) +
+                               ", " +
                                m.arch.arch + " with " + std::to_string(m.arch.num_classes) + " classes needs " +
-                               s.shape.str());
+                               "F32 " + s.shape.str());
       }
       into[s.name] = it->second;
     }

@@ -9,6 +9,15 @@ namespace taper {
 
 namespace {
 
+// A kill during an atomic save leaves its temporary file (<file>.tmp.<pid>);
+// the file it was replacing is intact, so the temporary is garbage.
+void remove_partial_writes(const std::string& run_dir) {
+  for (const auto& entry : std::filesystem::directory_iterator(run_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find(".safetensors.tmp.") != std::string::npos) std::filesystem::remove(entry.path());
+  }
+}
+
 void prepare_dir(const std::string& run_dir, const RunConfig& config, bool resume) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -22,6 +31,7 @@ void prepare_dir(const std::string& run_dir, const RunConfig& config, bool resum
       throw std::runtime_error(path + " holds a different config: resume with the same config or use a new --out");
     }
     if (!resume) throw std::runtime_error(run_dir + " already holds a run: pass --resume to continue it");
+    remove_partial_writes(run_dir);
     return;
   }
   std::ofstream out(path);

@@ -129,7 +129,6 @@ void share_buffers(Bases& bases) {
 TaperModel train_stage3(const StageContext& ctx, Bases initial, const std::string& name, const StageConfig& stage) {
   const Experiment& exp = ctx.exp;
   const int64_t groups = exp.config.taper.groups, group_size = std::max<int64_t>(1, stage.optim.batch / groups);
-  check_arg(groups >= 2, "stage 3", "taper.groups must be at least 2: the mixer predictor's batch norm needs a batch");
   if (exp.config.taper.bn_stats == "shared") share_buffers(initial);
   Generator gen = Generator(exp.config.seed).fork(3);
   TrainState state = flatten(initial, exp.predictor.init_parameters(gen), exp.predictor.init_buffers());

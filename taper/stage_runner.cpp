@@ -60,6 +60,28 @@ void append_log(const std::string& run_dir, const nlohmann::json& line) {
   if (!log) throw std::runtime_error(run_dir + "/log.jsonl: cannot append the epoch log");
 }
 
+// A kill between writing an epoch's log line and its checkpoint leaves a
+// line for an epoch the checkpoint lacks; resuming drops such lines (the
+// epoch is trained again and logged again).
+void prune_log(const std::string& run_dir, const std::string& stage, int64_t epochs_done) {
+  const std::string path = run_dir + "/log.jsonl";
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    const bool stale = !j.is_discarded() && j.value("stage", "") == stage && j.value("epoch", 0) > epochs_done;
+    if (!stale) kept += line + "\n";
+  }
+  in.close();
+  std::ofstream out(path + ".tmp", std::ios::trunc);
+  out << kept;
+  out.close();
+  if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
+    throw std::runtime_error(path + ": cannot rewrite the epoch log");
+  }
+}
+
 }  // namespace
 
 std::string stage_file(const std::string& run_dir, const std::string& stage) {
@@ -81,6 +103,7 @@ void run_stage(const std::string& run_dir, const StagePlan& plan, TrainState& st
     load_state(path, state);
   }
   if (state.epochs_done >= plan.config.epochs) return;
+  prune_log(run_dir, plan.name, state.epochs_done);
   Sgd opt(ordered(state.params), SgdHyper{static_cast<float>(plan.config.optim.lr),
                                           static_cast<float>(plan.config.optim.momentum), 0.0f,
                                           static_cast<float>(plan.config.optim.weight_decay), false});
@@ -114,11 +137,8 @@ void run_stage(const std::string& run_dir, const StagePlan& plan, TrainState& st
     }
     bar.finish(metrics);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    state.epochs_done = epoch + 1;
-    capture_momentum(opt, state);
-    std::map<std::string, std::string> meta = metadata;
-    meta["stage"] = plan.name;
-    save_state(path, state, meta);
+    // Log first, checkpoint second: a kill in between leaves a log line that
+    // prune_log removes on resume, never a checkpointed epoch without its line.
     append_log(run_dir, {{"stage", plan.name},
                          {"epoch", epoch + 1},
                          {"loss", loss_sum / plan.steps_per_epoch},
@@ -126,6 +146,11 @@ void run_stage(const std::string& run_dir, const StagePlan& plan, TrainState& st
                          {"lr", opt.lr()},
                          {"images_per_second", images / std::max(secs, 1e-9)},
                          {"seconds", secs}});
+    state.epochs_done = epoch + 1;
+    capture_momentum(opt, state);
+    std::map<std::string, std::string> meta = metadata;
+    meta["stage"] = plan.name;
+    save_state(path, state, meta);
   }
 }
 

@@ -258,7 +258,7 @@ TEST_CASE("config: bad inputs are rejected naming the file and the key") {
       {"[stage2]\ndecay_epochs = [-1, 10]\n", {"stage2.decay_epochs", ">= 0"}},
       {"[model]\nwidth = 0\n", {"model.width", "> 0"}},
       {"[taper]\nbases = 0\n", {"taper.bases", ">= 1"}},
-      {"[taper]\ngroups = 0\n", {"taper.groups", ">= 1"}},
+      {"[taper]\ngroups = 1\n", {"taper.groups", ">= 2"}},
       {"[taper]\npredictor_hidden = 0\n", {"taper.predictor_hidden", ">= 1"}},
       {"[tasks]\nk = 0\n", {"tasks.k", ">= 1"}},
       {"[tasks]\nk_min = -1\nk_max = 3\n", {"tasks.k_min", ">= 0"}},

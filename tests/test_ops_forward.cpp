@@ -12,25 +12,51 @@
 using namespace taper;
 using taper::testing::randn;
 
-TEST_CASE("forward: conv2d matches a direct sum") {
-  Tensor x = randn({2, 3, 6, 5}, 1), w = randn({4, 3, 3, 3}, 2), b = randn({4}, 3);
-  Tensor y = conv2d(x, w, b, {2, 1});
-  REQUIRE(y.shape() == Shape{2, 4, 3, 3});
-  for (int64_t n = 0; n < 2; ++n) {
-    for (int64_t co = 0; co < 4; ++co) {
-      for (int64_t oh = 0; oh < 3; ++oh) {
-        for (int64_t ow = 0; ow < 3; ++ow) {
-          double s = b.f32()[co];
-          for (int64_t c = 0; c < 3; ++c) {
-            for (int64_t i = 0; i < 3; ++i) {
-              for (int64_t j = 0; j < 3; ++j) {
-                const int64_t ih = oh * 2 - 1 + i, iw = ow * 2 - 1 + j;
-                if (ih < 0 || ih >= 6 || iw < 0 || iw >= 5) continue;
-                s += x.f32()[((n * 3 + c) * 6 + ih) * 5 + iw] * w.f32()[((co * 3 + c) * 3 + i) * 3 + j];
+namespace {
+// The convolution written as its definition, for comparison.
+double direct_conv(const Tensor& x, const Tensor& w, const Tensor& b, int64_t n, int64_t co, int64_t oh, int64_t ow,
+                   int stride, int pad) {
+  const int64_t c_in = x.size(1), h = x.size(2), wd = x.size(3), kh = w.size(2), kw = w.size(3);
+  double s = b.defined() ? b.f32()[co] : 0.0;
+  for (int64_t c = 0; c < c_in; ++c) {
+    for (int64_t i = 0; i < kh; ++i) {
+      for (int64_t j = 0; j < kw; ++j) {
+        const int64_t ih = oh * stride - pad + i, iw = ow * stride - pad + j;
+        if (ih < 0 || ih >= h || iw < 0 || iw >= wd) continue;
+        s += x.f32()[((n * c_in + c) * h + ih) * wd + iw] * w.f32()[((co * c_in + c) * kh + i) * kw + j];
+      }
+    }
+  }
+  return s;
+}
+}  // namespace
+
+TEST_CASE("forward: conv2d matches a direct sum over kernel sizes, strides and paddings") {
+  uint64_t seed = 1;
+  for (int64_t k : {1, 2, 3, 7}) {
+    for (int stride : {1, 2, 3}) {
+      for (int pad : {0, 1, 3}) {
+        for (int64_t size : {1, 2, 5, 8, 11}) {
+          if (size + 2 * pad < k) continue;
+          CAPTURE(k);
+          CAPTURE(stride);
+          CAPTURE(pad);
+          CAPTURE(size);
+          Tensor x = randn({2, 2, size, size}, seed++), w = randn({3, 2, k, k}, seed++), b = randn({3}, seed++);
+          Tensor y = conv2d(x, w, b, {stride, pad});
+          bool all_match = true;
+          for (int64_t n = 0; n < y.size(0); ++n) {
+            for (int64_t co = 0; co < y.size(1); ++co) {
+              for (int64_t oh = 0; oh < y.size(2); ++oh) {
+                for (int64_t ow = 0; ow < y.size(3); ++ow) {
+                  const double want = direct_conv(x, w, b, n, co, oh, ow, stride, pad);
+                  const float got = y.f32()[((n * y.size(1) + co) * y.size(2) + oh) * y.size(3) + ow];
+                  all_match = all_match && std::fabs(got - want) <= 1e-4 * (1 + std::fabs(want));
+                }
               }
             }
           }
-          CHECK(y.f32()[((n * 4 + co) * 3 + oh) * 3 + ow] == doctest::Approx(s).epsilon(1e-5));
+          CHECK(all_match);
         }
       }
     }

@@ -26,7 +26,9 @@ TEST_CASE("gradcheck: conv2d over strides, paddings and kernel sizes") {
   };
   for (const Case& c : {Case{{2, 3, 6, 6}, {4, 3, 3, 3}, 1, 1, true}, Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 2, 0, false},
                         Case{{1, 2, 8, 8}, {3, 2, 3, 3}, 2, 1, true}, Case{{3, 4, 5, 5}, {2, 4, 1, 1}, 1, 0, false},
-                        Case{{1, 3, 9, 9}, {2, 3, 7, 7}, 2, 3, true}, Case{{2, 2, 5, 4}, {3, 2, 2, 3}, 1, 2, true}}) {
+                        Case{{1, 3, 9, 9}, {2, 3, 7, 7}, 2, 3, true}, Case{{2, 2, 5, 4}, {3, 2, 2, 3}, 1, 2, true},
+                        // 1- and 2-pixel inputs: kernel columns that never touch the image.
+                        Case{{2, 2, 1, 1}, {2, 2, 3, 3}, 1, 1, true}, Case{{1, 2, 2, 2}, {2, 2, 3, 3}, 2, 1, false}}) {
     CAPTURE(c.x.str());
     CAPTURE(c.w.str());
     V inputs{randn(c.x, 10), randn(c.w, 11, 0.3f)};

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -190,6 +191,20 @@ std::vector<std::string> stray_files(const std::string& dir) {
   return names;
 }
 
+// "stage1 1/2, stage2.shard00 1/1, ...": each checkpoint's epochs done.
+std::string describe_checkpoints(const std::string& dir) {
+  std::string out;
+  for (const std::string& name : checkpoints(dir)) {
+    std::string epochs = "?";
+    try {
+      epochs = load_safetensors(dir + "/" + name).metadata.at("epochs_done");
+    } catch (const std::exception&) {
+    }
+    out += (out.empty() ? "" : ", ") + name.substr(0, name.size() - 12) + " " + epochs;
+  }
+  return out.empty() ? "none" : out;
+}
+
 // Every tensor (dtype, shape, bytes) and the metadata of two checkpoints agree.
 void check_same_checkpoint(const std::string& a, const std::string& b) {
   CAPTURE(b);
@@ -245,50 +260,77 @@ TEST_CASE("taper resume: killed and resumed runs end bit-identical to an uninter
   const std::string cfg = config_path("tiny_resume.toml"), a = dir / "A", b = dir / "B";
 
   // (a) Uninterrupted.
-  double full_seconds = 0.0;
   {
     Child run({bin, "train", cfg, "--out", a}, data, dir / "a");
     const int code = run.wait();
-    full_seconds = run.seconds();
     REQUIRE_MESSAGE(code == 0, "taper train failed:\n" << run.err());
+    MESSAGE("uninterrupted run: " << run.seconds() << " s");
   }
-  MESSAGE("uninterrupted run: " << full_seconds << " s");
   const std::set<std::string> files = checkpoints(a);
   CHECK(files == std::set<std::string>{"baseline.safetensors", "stage1.safetensors", "stage2.shard00.safetensors",
                                        "stage2.shard01.safetensors", "stage3.safetensors"});
 
-  // (b) Interrupted: first right after stage 1's first epoch checkpoint
-  // (stage 1 has two, so the run resumes mid-stage: momentum, schedule and
-  // loader order), then at fractions of the uninterrupted wall time.
-  int kills = 0, cycle = 0;
+  // (b) Interrupted, with SIGKILL at points chosen by what the run has done
+  // (its checkpoints and the finished-epoch progress lines on its stderr),
+  // since loading the data takes longer than this tiny training:
+  //   - right after stage 1's first epoch checkpoint appears (stage 1 has
+  //     two epochs: momentum, schedule and loader order resume mid-stage);
+  //   - as stage 1's second epoch finishes (before or while it is saved);
+  //   - 30% into stage 2's second shard;
+  //   - 60% into stage 3's second epoch (bases, mixed BN statistics, predictor);
+  //   - halfway through the baseline's second epoch;
+  //   - once training has ended (the last checkpoint or the evaluation).
+  // Fractions are of that epoch's duration in the uninterrupted run's log.
+  // Then resumed to the end.
+  std::map<std::string, double> epoch_seconds;  // "stage3 epoch 2" -> seconds
   {
-    Child run({bin, "train", cfg, "--out", b}, data, dir / numbered("b", cycle++));
-    while (!fs::exists(b + "/stage1.safetensors") && run.running() && run.seconds() < 120) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::ifstream log(a + "/log.jsonl");
+    for (std::string line; std::getline(log, line);) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      epoch_seconds[j.at("stage").get<std::string>() + " epoch " + std::to_string(j.at("epoch").get<int>())] =
+          j.at("seconds").get<double>();
+    }
+  }
+  struct Kill {
+    std::string after;     // a checkpoint file ("*.safetensors") or the label of a finished progress line
+    std::string next;      // the epoch that follows ("" for none)
+    double fraction = 0;   // of the next epoch's duration, waited after `after`
+  };
+  const std::vector<Kill> kills_at = {{"stage1.safetensors", "", 0.0},
+                                      {"stage1 epoch 2/2", "", 0.0},
+                                      {"stage2.shard00 epoch 1/1", "stage2.shard01 epoch 1", 0.3},
+                                      {"stage3 epoch 1/2", "stage3 epoch 2", 0.6},
+                                      {"baseline epoch 1/2", "baseline epoch 2", 0.5},
+                                      {"baseline epoch 2/2", "", 0.0}};
+  int kills = 0, cycle = 0;
+  for (const Kill& k : kills_at) {
+    std::vector<std::string> args{bin, "train", cfg, "--out", b};
+    if (cycle > 0) args.push_back("--resume");
+    Child run(args, data, dir / numbered("b", cycle++));
+    const std::string finished_line = k.after + " [" + std::string(24, '#') + "]";
+    auto reached = [&] {
+      if (contains(k.after, ".safetensors")) return fs::exists(b + "/" + k.after);
+      return contains(run.err(), finished_line);
+    };
+    while (run.running() && !reached() && run.seconds() < 120) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const auto event = Clock::now();
+    const double delay = k.next.empty() ? 0.0 : k.fraction * epoch_seconds.at(k.next);
+    while (run.running() && std::chrono::duration<double>(Clock::now() - event).count() < delay) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     const bool killed = run.kill();
     kills += killed;
-    CHECK_MESSAGE(killed, "the first run ended before it could be killed:\n" << run.err());
+    MESSAGE("run " << cycle - 1 << (killed ? std::string(" killed") : std::string(" finished")) << " after "
+                   << run.seconds() << " s (" << k.after << " + " << delay
+                   << " s); checkpoints then: " << describe_checkpoints(b));
+    if (!killed) REQUIRE_MESSAGE(run.wait() == 0, "taper train failed:\n" << run.err());
   }
-  for (const double fraction : {0.3, 0.6, 0.3}) {
-    Child run({bin, "train", cfg, "--out", b, "--resume"}, data, dir / numbered("b", cycle++));
-    while (run.running() && run.seconds() < fraction * full_seconds) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    const bool killed = run.kill();
-    kills += killed;
-    if (!killed) {
-      REQUIRE_MESSAGE(run.wait() == 0, "resumed run failed:\n" << run.err());
-      break;
-    }
-  }
-  MESSAGE(kills << " runs killed");
   {
     Child run({bin, "train", cfg, "--out", b, "--resume"}, data, dir / numbered("b", cycle++));
     const int code = run.wait();
     REQUIRE_MESSAGE(code == 0, "final resume failed:\n" << run.err());
   }
-  CHECK(kills >= 2);
+  CHECK(kills >= 4);
 
   // Same files, same tensors, same metadata, same log, same evaluation.
   CHECK(checkpoints(b) == files);

@@ -52,9 +52,13 @@ struct ValidRange {
   int64_t lo, hi;
 };
 ValidRange valid_columns(int64_t j, const Window2d& g) {
-  auto ceil_div = [](int64_t a, int64_t b) { return a <= 0 ? -((-a) / b) : (a + b - 1) / b; };
-  const int64_t lo = std::max<int64_t>(0, ceil_div(g.pad_w - j, g.stride_w));
-  const int64_t hi = std::min<int64_t>(g.w_out, (g.w_in - 1 + g.pad_w - j) / g.stride_w + 1);
+  // Floor and ceiling division that stay correct for negative numerators
+  // (C++ division truncates toward zero): a 1-pixel-wide input under a 3x3
+  // kernel has columns j whose every output reads outside the image.
+  auto floor_div = [](int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
+  auto ceil_div = [&](int64_t a, int64_t b) { return -floor_div(-a, b); };
+  const int64_t lo = std::clamp<int64_t>(ceil_div(g.pad_w - j, g.stride_w), 0, g.w_out);
+  const int64_t hi = std::min<int64_t>(g.w_out, floor_div(g.w_in - 1 + g.pad_w - j, g.stride_w) + 1);
   return {lo, std::max(lo, hi)};
 }
 
