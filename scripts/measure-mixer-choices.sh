@@ -79,6 +79,17 @@ EOF2
     echo "| $stem | $cls | $bn | $mixers | $seed | $acc |" >> "$out.tmp"
   done
 done
+python3 - "$out.tmp" >> "$out.tmp" <<'PY'
+import statistics, sys
+rows = [l.split("|")[1:-1] for l in open(sys.argv[1]) if l.startswith("| ") and l[2].isalpha() and "stem" not in l]
+by = {}
+for r in rows:
+    by.setdefault(tuple(x.strip() for x in r[:4]), []).append(float(r[5]))
+print("\n| stem mixer | classifier mixer | BN statistics | mixers | TAPER accuracy, mean +- std over seeds |")
+print("|---|---|---|---|---|")
+for k, v in by.items():
+    print(f"| {' | '.join(k)} | {statistics.mean(v):.2f} +- {statistics.stdev(v) if len(v) > 1 else 0:.2f} (n={len(v)}) |")
+PY
 echo >> "$out.tmp"
 echo "wall time: $(( $(date +%s) - start )) s" >> "$out.tmp"
 mv "$out.tmp" "$out"
