@@ -4,6 +4,7 @@
 
 CXX      ?= g++
 SAN      ?= 0
+JOBS     ?= $(shell nproc)
 BUILD    := $(if $(filter 1,$(SAN)),build-san,build)
 # OpenBLAS's OpenMP build: it shares libgomp's thread pool with our kernels.
 # (The pthread build's threads and OpenMP's spun against each other on 2 cores:
@@ -57,12 +58,13 @@ $(BUILD)/bench_%: $(BUILD)/obj/bench/%.o $(BUILD)/libtaper.a
 
 # The whole suite; doctest options pass through, e.g. make test ARGS='-tc=*conv*'.
 test: $(DEPS_STAMP)
-	@$(MAKE) --no-print-directory $(BUILD)/taper_tests $(BUILD)/taper
+	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/taper_tests $(BUILD)/taper
 	$(BUILD)/taper_tests $(ARGS)
 
 # The main job: a small TAPER on CIFAR-100 (about ten minutes on two cores).
 demo: $(DEPS_STAMP)
-	@$(MAKE) --no-print-directory $(BUILD)/taper data
+	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/taper
+	@$(MAKE) --no-print-directory data
 	scripts/demo.sh
 
 bench: $(BENCHES)

@@ -13,6 +13,7 @@
 #include "engine/ops.h"
 #include "taper/personalize.h"
 #include "taper/pipeline.h"
+#include "taper/suggest.h"
 
 namespace taper::cli {
 
@@ -29,32 +30,13 @@ constexpr const char* kPersonalizeHelp =
 constexpr const char* kPredictHelp =
     "usage: taper predict MODEL.safetensors IMAGE...\n\n"
     "Classifies PNG or JPEG images with a personalized model file alone (no bases):\n"
-    "each image is resized to 32x32, normalised as in training, and the class and its\n"
-    "probability among the model's classes are printed.\n";
-
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
+    "each image is resized to the model's input size (shorter side, then a center\n"
+    "crop), normalised as in training, and the class and its probability among the\n"
+    "model's classes are printed.\n";
 
 std::string closest(const std::string& name, const std::vector<std::string>& known) {
-  std::vector<std::string> sorted = known;
-  std::stable_sort(sorted.begin(), sorted.end(), [&](const std::string& x, const std::string& y) {
-    return edit_distance(name, x) < edit_distance(name, y);
-  });
-  sorted.resize(std::min<size_t>(3, sorted.size()));
   std::string out;
-  for (const auto& s : sorted) out += (out.empty() ? "" : ", ") + s;
+  for (const auto& s : closest_names(name, known, 3)) out += (out.empty() ? "" : ", ") + s;
   return out;
 }
 
@@ -128,10 +110,11 @@ int run_predict(int argc, char** argv) {
   NoGradGuard no_grad;
   for (size_t i = 1; i < args.positional().size(); ++i) {
     const std::string& path = args.positional()[i];
-    Tensor x = Tensor::empty({1, 3, 32, 32});
+    const int64_t side = model.input_size;
+    Tensor x = Tensor::empty({1, 3, side, side});
     Generator unused(0);
-    // Evaluation preprocessing: resize the shorter side to 32, center-crop 32.
-    augment_imagenet(read_image(path), unused, false, kCifar100Normalization, x.f32(), 32, 32);
+    // Evaluation preprocessing: the shorter side resized to the input size, then a center crop.
+    augment_imagenet(read_image(path), unused, false, kCifar100Normalization, x.f32(), side, side);
     const Tensor probs = softmax(net.forward(model.params, model.buffers, x, false));
     const float* p = probs.f32();
     const int64_t best = std::max_element(p, p + probs.size(1)) - p;

@@ -9,6 +9,7 @@
 #include "engine/ops.h"
 #include "engine/rng.h"
 #include "engine/sgd.h"
+#include "nn/metrics.h"
 
 namespace taper {
 
@@ -26,16 +27,6 @@ Tensor conv_bn_relu(TinyCnn& m, const Tensor& x, const std::string& conv, const 
   h = batch_norm(h, m.params[bn + ".weight"], m.params[bn + ".bias"], m.buffers[bn + ".running_mean"],
                  m.buffers[bn + ".running_var"], training);
   return relu(h);
-}
-
-int64_t correct(const Tensor& logits, const Tensor& labels) {
-  const int64_t rows = logits.size(0), cols = logits.size(1);
-  int64_t hits = 0;
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* row = logits.f32() + i * cols;
-    hits += std::max_element(row, row + cols) - row == labels.i64()[i];
-  }
-  return hits;
 }
 
 // A permutation of [0, n) drawn from gen (Fisher-Yates).
@@ -93,7 +84,10 @@ void fit(TinyCnn& model, const ImageBatch& train, const FitOptions& o,
   const int64_t n = train.images.size(0), steps = n / o.batch;  // drop the last partial batch
   check_arg(steps > 0, "fit", "batch " + std::to_string(o.batch) + " exceeds the " + std::to_string(n) + " images");
   Sgd opt(model.parameter_list(), SgdHyper{o.lr, o.momentum, 0.0f, o.weight_decay, false});
-  LrSchedule schedule{LrSchedule::Kind::Cosine, o.lr, steps * o.epochs};
+  LrSchedule schedule;
+  schedule.kind = LrSchedule::Kind::Cosine;
+  schedule.base_lr = o.lr;
+  schedule.total_steps = steps * o.epochs;
   Generator shuffle = Generator(o.seed).fork(1);
   for (int epoch = 0; epoch < o.epochs; ++epoch) {
     const std::vector<int64_t> order = shuffled(n, shuffle);
@@ -107,7 +101,7 @@ void fit(TinyCnn& model, const ImageBatch& train, const FitOptions& o,
       loss.backward();
       opt.step();
       seen += o.batch;
-      hits += correct(logits, batch.labels);
+      hits += count_correct(logits, batch.labels);
       if (progress) progress({epoch, o.epochs, s + 1, steps, loss.item(), float(hits) / float(seen)});
     }
   }
@@ -115,7 +109,7 @@ void fit(TinyCnn& model, const ImageBatch& train, const FitOptions& o,
 
 float accuracy(TinyCnn& model, const ImageBatch& data) {
   NoGradGuard no_grad;
-  return float(correct(model.forward(data.images, false), data.labels)) / float(data.images.size(0));
+  return float(count_correct(model.forward(data.images, false), data.labels)) / float(data.images.size(0));
 }
 
 }  // namespace taper

@@ -2,6 +2,7 @@
 // templates) drives both the Reader and the Writer, so every key that can be
 // read is also written, and the unknown-key check and its suggestions know
 // exactly the keys that exist.
+#include "taper/suggest.h"
 #include "taper/config.h"
 
 #include <toml++/toml.h>
@@ -76,22 +77,6 @@ std::string join(const Names& names) {
   std::string s;
   for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
   return s;
-}
-
-// Levenshtein distance, for "did you mean" suggestions.
-size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t substitute = diagonal + (a[i - 1] != b[j - 1]);
-      diagonal = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
-    }
-  }
-  return row[b.size()];
 }
 
 // A plausible slip: at most a third of the longer name differs, or one name

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "engine/autograd.h"
+#include "data/image.h"
 #include "engine/safetensors.h"
 #include "taper/classifier_selection.h"
 
@@ -22,6 +23,7 @@ PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, co
   for (int64_t c : task.classes) out.class_names.push_back(exp.train->meta.class_names.at(c));
   for (const Tensor& a : alphas) out.mixers.push_back(a.to_vector());
   if (task.domain >= 0) out.domain = exp.train->meta.domain_names.at(task.domain);
+  out.input_size = exp.train->images->image(0).height;
   return out;
 }
 
@@ -36,6 +38,7 @@ void save_personalized(const std::string& path, const PersonalizedModel& model) 
   file.metadata["classes"] = nlohmann::json(model.class_names).dump();
   file.metadata["mixers"] = nlohmann::json(model.mixers).dump();
   file.metadata["domain"] = model.domain;
+  file.metadata["input_size"] = std::to_string(model.input_size);
   save_safetensors(path, file);
 }
 
@@ -59,6 +62,8 @@ PersonalizedModel load_personalized(const std::string& path) {
     m.arch.arch = require(f, path, "arch");
     m.arch.stem = require(f, path, "stem");
     m.arch.width = std::stod(require(f, path, "width"));
+    m.input_size = std::stoll(require(f, path, "input_size"));
+    if (m.input_size < 1 || m.input_size > kMaxImageSide) throw std::out_of_range("input_size");
     m.class_names = nlohmann::json::parse(require(f, path, "classes")).get<std::vector<std::string>>();
     m.mixers = nlohmann::json::parse(require(f, path, "mixers")).get<std::vector<std::vector<float>>>();
   } catch (const std::exception& e) {

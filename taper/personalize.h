@@ -20,6 +20,7 @@ struct PersonalizedModel {
   std::vector<std::string> class_names;       // in classifier-row order
   std::vector<std::vector<float>> mixers;     // [blocks][Q]
   std::string domain;                         // empty when none
+  int64_t input_size = 32;                    // side of the square images it was trained on
 };
 
 PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task);

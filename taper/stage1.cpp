@@ -3,22 +3,12 @@
 #include <memory>
 
 #include "engine/ops.h"
+#include "nn/metrics.h"
 #include "taper/stage_runner.h"
 #include "taper/stages.h"
 
 namespace taper {
 
-namespace {
-int64_t count_correct(const Tensor& logits, const Tensor& labels) {
-  const int64_t rows = logits.size(0), cols = logits.size(1);
-  int64_t hits = 0;
-  for (int64_t i = 0; i < rows; ++i) {
-    const float* row = logits.f32() + i * cols;
-    hits += std::max_element(row, row + cols) - row == labels.i64()[i];
-  }
-  return hits;
-}
-}  // namespace
 
 TrainState train_standard(const StageContext& ctx, const std::string& name, const StageConfig& stage) {
   const Experiment& exp = ctx.exp;

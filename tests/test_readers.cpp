@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/temp_dir.h"
 #include "data/cifar100.h"
 #include "data/dataset.h"
 #include "data/domainnet.h"
@@ -32,34 +33,7 @@ using taper::Image;
 
 namespace {
 
-// A fresh folder under the system temp folder, removed with its contents.
-class TempDir {
- public:
-  TempDir() {
-    static int counter = 0;
-    root_ =
-        fs::temp_directory_path() / ("taper-readers-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(root_);
-    fs::create_directories(root_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string str() const { return root_.string(); }
-  // The path of `relative` inside the folder, its parent folders created.
-  std::string operator/(const std::string& relative) const {
-    const fs::path path = root_ / relative;
-    fs::create_directories(path.parent_path());
-    return path.string();
-  }
-
- private:
-  fs::path root_;
-};
+using taper::testing::TempDir;
 
 doctest::Contains has(const std::string& text) { return doctest::Contains(text.c_str()); }
 

@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/temp_dir.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "engine/safetensors.h"
@@ -41,20 +42,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "taper-resume-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
-
+using taper::testing::TempDir;
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/temp_dir.h"
 #include "engine/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -23,6 +24,8 @@ using taper::Shape;
 using taper::Tensor;
 
 namespace {
+
+using taper::testing::TempDir;
 
 std::string u64_le(uint64_t v) {
   std::string s;
@@ -82,25 +85,6 @@ SafetensorsFile sample_file() {
   f.metadata["note"] = "unicode \xc3\xa9 and \"quotes\"";
   return f;
 }
-
-// A fresh directory under the system temp dir, removed on scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "taper_st_XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path)) names.push_back(e.path().filename().string());
-    return names;
-  }
-};
 
 std::string read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);

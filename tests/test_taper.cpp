@@ -21,6 +21,7 @@
 #include <set>
 #include <sstream>
 
+#include "tests/temp_dir.h"
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "data/image.h"
@@ -46,20 +47,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A fresh directory under the system temp folder, removed with its contents.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "taper-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return path + "/" + name; }
-};
+using taper::testing::TempDir;
 
 // True when CIFAR-100 is reachable through data_root(). Tests run from the
 // repository root; when ./data lacks it but the repository's data folder or

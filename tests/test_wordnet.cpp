@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/temp_dir.h"
 #include "data/class_hierarchy.h"
 #include "data/file_io.h"
 #include "data/wordnet.h"
@@ -24,6 +25,8 @@ using taper::DataError;
 using taper::WordNet;
 
 namespace {
+
+using taper::testing::TempDir;
 
 // Loaded once: every case reads the same 82k synsets.
 const WordNet& wordnet() {
@@ -58,24 +61,6 @@ bool has_lemma(const taper::Synset& s, std::string name) {
   name = lower(name);
   return std::any_of(s.lemmas.begin(), s.lemmas.end(), [&](const std::string& l) { return lower(l) == name; });
 }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "taper_wn_XXXXXX").string();
-    REQUIRE(::mkdtemp(templ.data()) != nullptr);
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name, std::ios::binary) << text;
-    return (path / name).string();
-  }
-};
-
 // The class column of the committed mapping, in file order.
 std::vector<std::string> mapping_classes() {
   std::vector<std::string> names;
