@@ -32,7 +32,7 @@ LIB_OBJ := $(call obj,$(LIB_SRC))
 BENCHES := $(patsubst bench/%.cpp,$(BUILD)/bench_%,$(BENCH_SRC))
 DEPS_STAMP := build/.deps-installed
 
-.PHONY: all test demo bench clean deps data
+.PHONY: all test demo bench clean deps data regress
 all: $(BUILD)/taper $(BUILD)/taper_tests $(BENCHES)
 
 deps: $(DEPS_STAMP)
@@ -69,6 +69,14 @@ demo: $(DEPS_STAMP)
 
 bench: $(BENCHES)
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# Reruns the tiny scale into build/regress/ and fails when a number moves
+# beyond the tolerance stated in its experiment file (results/tiny/*.json).
+regress: $(DEPS_STAMP)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(BUILD)/taper
+	@$(MAKE) --no-print-directory data
+	rm -rf build/regress
+	$(BUILD)/taper reproduce --scale tiny --check
 
 # Fills the data root ($TAPER_DATA, else ./data): links ../shared/data/* when that folder
 # exists, else downloads and md5-checks the official CIFAR-100 binary archive.

@@ -9,6 +9,7 @@ const std::vector<Command>& all_commands() {
       {"eval", "evaluate a finished run under the paper's protocol", run_eval},
       {"personalize", "mix a personalized model for a list of classes, without training", run_personalize},
       {"predict", "classify images with a personalized model file", run_predict},
+      {"reproduce", "rerun the paper's tables at a scale and write results/ (or check them)", run_reproduce},
   };
   return commands;
 }

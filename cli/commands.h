@@ -20,5 +20,6 @@ int run_train(int argc, char** argv);    // cli/train.cpp
 int run_eval(int argc, char** argv);     // cli/train.cpp
 int run_personalize(int argc, char** argv);  // cli/personalize.cpp
 int run_predict(int argc, char** argv);      // cli/personalize.cpp
+int run_reproduce(int argc, char** argv);    // cli/reproduce.cpp
 
 }  // namespace taper::cli

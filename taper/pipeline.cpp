@@ -89,6 +89,7 @@ EvalSummary evaluate_run(TrainedRun& run) {
   const std::vector<Task> tasks = run.exp.eval_tasks();
   EvalSummary e;
   e.images = run.exp.test->size();
+  e.classes = run.exp.num_classes();
   e.stage1 = evaluate_standard(run.exp, run.stage1, tasks);
   if (!run.baseline.params.empty()) e.baseline = evaluate_standard(run.exp, run.baseline, tasks);
   e.taper = evaluate_taper(run.exp, run.taper, tasks);
@@ -97,6 +98,7 @@ EvalSummary evaluate_run(TrainedRun& run) {
 
 void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfig& config) {
   nlohmann::json j = {{"test_images", e.images},
+                      {"num_classes", e.classes},
                       {"eval_seed", config.tasks.eval_seed},
                       {"stage1_standard", e.stage1.standard},
                       {"stage1_classifier_selection", e.stage1.selection},

@@ -28,7 +28,7 @@ TrainedRun load_run(const std::string& run_dir);
 struct EvalSummary {
   StandardAccuracy stage1, baseline;  // baseline zero when not trained
   double taper = 0.0;
-  int64_t images = 0;
+  int64_t images = 0, classes = 0;
 };
 EvalSummary evaluate_run(TrainedRun& run);
 void write_eval(const std::string& run_dir, const EvalSummary& summary, const RunConfig& config);

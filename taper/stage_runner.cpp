@@ -102,7 +102,12 @@ void run_stage(const std::string& run_dir, const StagePlan& plan, TrainState& st
     if (!resume) throw std::runtime_error(path + " exists: pass --resume to continue this run, or use a new --out");
     load_state(path, state);
   }
-  if (state.epochs_done >= plan.config.epochs) return;
+  if (state.epochs_done >= plan.config.epochs) {
+    // A stage configured with zero epochs still leaves its (initial) state,
+    // so that a finished run can always be loaded back.
+    if (!std::filesystem::exists(path)) save_state(path, state, metadata);
+    return;
+  }
   prune_log(run_dir, plan.name, state.epochs_done);
   Sgd opt(ordered(state.params), SgdHyper{static_cast<float>(plan.config.optim.lr),
                                           static_cast<float>(plan.config.optim.momentum), 0.0f,
