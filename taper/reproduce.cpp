@@ -208,7 +208,9 @@ std::string machine() {
 
 std::string commit() {
   const std::string head = shell_line("git rev-parse --short HEAD 2>/dev/null");
-  const std::string dirty = shell_line("git status --porcelain --untracked-files=no 2>/dev/null | head -1");
+  // Results being rewritten do not make the code that produced them dirty.
+  const std::string dirty =
+      shell_line("git status --porcelain --untracked-files=no -- . ':!results' 2>/dev/null | head -1");
   return (head.empty() ? "unknown" : head) + (dirty.empty() ? "" : "-dirty");
 }
 
