@@ -7,7 +7,8 @@ namespace taper {
 
 Loader::Loader(std::shared_ptr<const Dataset> data, LoaderOptions options, Transform transform)
     : data_(std::move(data)), options_(options), transform_(std::move(transform)) {
-  check_arg(data_ && data_->size() > 0, "Loader", "dataset is empty");
+  check_arg(data_ && data_->size() > 0, "Loader",
+            "no images in " + (data_ ? data_->name + "/" + data_->split : std::string("a null dataset")));
   check_arg(options.batch_size > 0 && options.workers > 0 && options.prefetch > 0, "Loader",
             "batch_size, workers and prefetch must be positive");
   check_arg(!options.drop_last || data_->size() >= options.batch_size, "Loader",

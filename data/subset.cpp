@@ -39,11 +39,17 @@ Dataset subset(const Dataset& data, int64_t classes, int64_t per_class) {
   check_arg(classes >= 0 && classes <= total, "subset",
             "asked for " + std::to_string(classes) + " classes, " + data.name + " has " + std::to_string(total));
   const int64_t kept = classes == 0 ? total : classes;
-  std::vector<int64_t> taken(kept, 0), indices;
+  // The per-class budget is split evenly over the domains, so that a limited
+  // PACS subset still holds every domain (its files are stored domain by domain).
+  const int64_t domains = std::max<int64_t>(1, static_cast<int64_t>(data.meta.domain_names.size()));
+  const int64_t per_cell = per_class == 0 ? 0 : (per_class + domains - 1) / domains;
+  std::vector<int64_t> taken(kept * domains, 0), indices;
   for (int64_t i = 0; i < data.size(); ++i) {
     const int64_t c = data.labels[i];
-    if (c < kept && (per_class == 0 || taken[c] < per_class)) {
-      ++taken[c];
+    if (c >= kept) continue;
+    int64_t& cell = taken[c * domains + (data.domains.empty() ? 0 : data.domains[i])];
+    if (per_cell == 0 || cell < per_cell) {
+      ++cell;
       indices.push_back(i);
     }
   }

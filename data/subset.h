@@ -14,7 +14,7 @@ namespace taper {
 Dataset select_images(const Dataset& data, const std::vector<int64_t>& indices);
 
 // Keeps classes [0, classes) (0: all) and the first `per_class` images of
-// each (0: all), in dataset order. Class metadata is cut to the kept
+// each (0: all), in dataset order, split evenly over the domains. Class metadata is cut to the kept
 // classes; super-categories and domains keep their indices.
 Dataset subset(const Dataset& data, int64_t classes, int64_t per_class);
 

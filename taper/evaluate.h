@@ -11,14 +11,25 @@
 
 namespace taper {
 
+// Correct / total, overall and per domain (Table 5 reports accuracy per domain).
+struct Accuracy {
+  int64_t correct = 0, total = 0;
+  std::vector<int64_t> domain_correct, domain_total;
+
+  explicit Accuracy(size_t domains = 1) : domain_correct(domains, 0), domain_total(domains, 0) {}
+  void add(bool hit, int64_t domain);
+  double overall() const { return total ? double(correct) / total : 0.0; }
+  double of_domain(size_t d) const { return domain_total[d] ? double(domain_correct[d]) / domain_total[d] : 0.0; }
+};
+
 struct StandardAccuracy {
-  double standard = 0.0;   // arg-max over all classes
-  double selection = 0.0;  // arg-max over the image's task classes
+  Accuracy standard;   // arg-max over all classes
+  Accuracy selection;  // arg-max over the image's task classes
 };
 
 StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const std::vector<Task>& tasks);
 
 // Each image is classified by the network personalized for its task.
-double evaluate_taper(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks);
+Accuracy evaluate_taper(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks);
 
 }  // namespace taper

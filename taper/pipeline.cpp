@@ -90,35 +90,44 @@ EvalSummary evaluate_run(TrainedRun& run) {
   EvalSummary e;
   e.images = run.exp.test->size();
   e.classes = run.exp.num_classes();
+  e.domains = run.exp.test->meta.domain_names;
   e.stage1 = evaluate_standard(run.exp, run.stage1, tasks);
   if (!run.baseline.params.empty()) e.baseline = evaluate_standard(run.exp, run.baseline, tasks);
   e.taper = evaluate_taper(run.exp, run.taper, tasks);
   return e;
 }
 
+namespace {
+// "name" overall and "name@domain" per domain when the data has several.
+void put(nlohmann::json& j, const std::string& name, const Accuracy& a, const std::vector<std::string>& domains) {
+  j[name] = a.overall();
+  if (domains.size() < 2) return;
+  for (size_t d = 0; d < domains.size(); ++d) j[name + "@" + domains[d]] = a.of_domain(d);
+}
+}  // namespace
+
 void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfig& config) {
-  nlohmann::json j = {{"test_images", e.images},
-                      {"num_classes", e.classes},
-                      {"eval_seed", config.tasks.eval_seed},
-                      {"stage1_standard", e.stage1.standard},
-                      {"stage1_classifier_selection", e.stage1.selection},
-                      {"taper_personalized", e.taper}};
+  nlohmann::json j = {{"test_images", e.images}, {"num_classes", e.classes}, {"eval_seed", config.tasks.eval_seed}};
+  put(j, "stage1_standard", e.stage1.standard, e.domains);
+  put(j, "stage1_classifier_selection", e.stage1.selection, e.domains);
+  put(j, "taper_personalized", e.taper, e.domains);
   if (config.baseline.epochs > 0) {
-    j["baseline_standard"] = e.baseline.standard;
-    j["baseline_classifier_selection"] = e.baseline.selection;
+    put(j, "baseline_standard", e.baseline.standard, e.domains);
+    put(j, "baseline_classifier_selection", e.baseline.selection, e.domains);
   }
   std::ofstream out(run_dir + "/eval.json");
   out << j.dump(2) << "\n";
+  if (!out) throw std::runtime_error(run_dir + "/eval.json: cannot write");
   std::printf("accuracy on %lld test images, each with its own task (k = %lld):\n", static_cast<long long>(e.images),
               static_cast<long long>(config.tasks.k));
   if (config.baseline.epochs > 0) {
     std::printf("  standard (baseline, %lld epochs)             %6.2f%%\n", static_cast<long long>(config.baseline.epochs),
-                100 * e.baseline.standard);
-    std::printf("  classifier selection (baseline)              %6.2f%%\n", 100 * e.baseline.selection);
+                100 * e.baseline.standard.overall());
+    std::printf("  classifier selection (baseline)              %6.2f%%\n", 100 * e.baseline.selection.overall());
   }
-  std::printf("  standard (stage 1)                           %6.2f%%\n", 100 * e.stage1.standard);
-  std::printf("  classifier selection (stage 1)               %6.2f%%\n", 100 * e.stage1.selection);
-  std::printf("  TAPER personalized                           %6.2f%%\n", 100 * e.taper);
+  std::printf("  standard (stage 1)                           %6.2f%%\n", 100 * e.stage1.standard.overall());
+  std::printf("  classifier selection (stage 1)               %6.2f%%\n", 100 * e.stage1.selection.overall());
+  std::printf("  TAPER personalized                           %6.2f%%\n", 100 * e.taper.overall());
 }
 
 }  // namespace taper

@@ -26,8 +26,9 @@ void train_run(const RunConfig& config, const std::string& run_dir, bool resume)
 TrainedRun load_run(const std::string& run_dir);
 
 struct EvalSummary {
-  StandardAccuracy stage1, baseline;  // baseline zero when not trained
-  double taper = 0.0;
+  StandardAccuracy stage1, baseline;  // baseline empty when not trained
+  Accuracy taper;
+  std::vector<std::string> domains;
   int64_t images = 0, classes = 0;
 };
 EvalSummary evaluate_run(TrainedRun& run);

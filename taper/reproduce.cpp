@@ -329,8 +329,9 @@ std::vector<std::string> experiment_names(const std::string& experiments_dir, co
   std::vector<std::string> names;
   for (const auto& f : fs::directory_iterator(dir)) {
     const std::string stem = f.path().stem().string();
-    // base.toml is the scale's run config and smoke.toml a plain run, not experiments.
-    if (f.path().extension() == ".toml" && stem != "base" && stem != "smoke") names.push_back(stem);
+    // base.toml / base-*.toml are the scale's run configs and smoke.toml a plain run.
+    const bool config = stem == "base" || stem.rfind("base-", 0) == 0 || stem == "smoke";
+    if (f.path().extension() == ".toml" && !config) names.push_back(stem);
   }
   std::sort(names.begin(), names.end());
   return names;

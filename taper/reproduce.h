@@ -39,7 +39,7 @@ struct ReproduceOptions {
 void reproduce(const ReproduceOptions& options);
 
 // The experiment names of a scale: the file stems under experiments/<scale>/
-// except base (the scale's run config) and smoke (a plain run config).
+// except base and base-* (the scale's run configs) and smoke (a plain run config).
 std::vector<std::string> experiment_names(const std::string& experiments_dir, const std::string& scale);
 
 // Compares freshly written results with committed ones: every row mean must

@@ -52,6 +52,10 @@ TrainState fine_tune(const StageContext& ctx, const TrainState& stage1, int64_t 
   const Experiment& exp = ctx.exp;
   const Shard shard = shard_of(exp, q);
   auto data = std::make_shared<const Dataset>(select_images(*exp.train, images_of(*exp.train, shard.classes, shard.domain)));
+  if (data->size() == 0) {
+    throw ConfigError(exp.config.source + ": stage-2 shard " + std::to_string(q) + " has no training images" +
+                      (shard.domain >= 0 ? " in domain " + exp.train->meta.domain_names[shard.domain] : ""));
+  }
   TrainState state = deep_copy(stage1);
   // A shard may hold fewer images than a batch at tiny scales.
   const int64_t batch = std::min<int64_t>(exp.config.stage2.optim.batch, data->size());

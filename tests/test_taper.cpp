@@ -846,10 +846,10 @@ TEST_CASE("taper: a tiny run through all stages, personalize and predict") {
   CHECK(run.taper.bases.count() == config.taper.bases);
   const EvalSummary again = evaluate_run(run);
   CHECK(again.images == eval.at("test_images").get<int64_t>());
-  CHECK(again.stage1.standard == eval.at("stage1_standard").get<double>());
-  CHECK(again.stage1.selection == eval.at("stage1_classifier_selection").get<double>());
-  CHECK(again.baseline.standard == eval.at("baseline_standard").get<double>());
-  CHECK(again.taper == eval.at("taper_personalized").get<double>());
+  CHECK(again.stage1.standard.overall() == eval.at("stage1_standard").get<double>());
+  CHECK(again.stage1.selection.overall() == eval.at("stage1_classifier_selection").get<double>());
+  CHECK(again.baseline.standard.overall() == eval.at("baseline_standard").get<double>());
+  CHECK(again.taper.overall() == eval.at("taper_personalized").get<double>());
 
   // Personalize for a task, save, and predict from the file alone on PNG images.
   const Task task{{0, 2, 4}, -1};
