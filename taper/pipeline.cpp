@@ -77,8 +77,16 @@ void train_run(const RunConfig& config, const std::string& run_dir, bool resume)
   write_eval(run_dir, evaluate_run(run), config);
 }
 
-TrainedRun load_run(const std::string& run_dir) {
-  const RunConfig config = load_config(run_dir + "/config.toml");
+TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation) {
+  const RunConfig trained = load_config(run_dir + "/config.toml");
+  RunConfig config = evaluation ? *evaluation : trained;
+  RunConfig same_tasks = config;
+  same_tasks.tasks = trained.tasks;
+  same_tasks.source = trained.source;
+  if (to_toml(same_tasks) != to_toml(trained)) {
+    throw ConfigError(config.source + ": an evaluation config may differ from the run's (" + run_dir +
+                      "/config.toml) only in [tasks]");
+  }
   const Experiment exp = Experiment::create(config);
   StageContext ctx{exp, run_dir, true, {}, true};
   Stages s = run_stages(ctx);
@@ -106,7 +114,7 @@ void put(nlohmann::json& j, const std::string& name, const Accuracy& a, const st
 }
 }  // namespace
 
-void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfig& config) {
+void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfig& config, const std::string& file) {
   nlohmann::json j = {{"test_images", e.images}, {"num_classes", e.classes}, {"eval_seed", config.tasks.eval_seed}};
   put(j, "stage1_standard", e.stage1.standard, e.domains);
   put(j, "stage1_classifier_selection", e.stage1.selection, e.domains);
@@ -115,9 +123,9 @@ void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfi
     put(j, "baseline_standard", e.baseline.standard, e.domains);
     put(j, "baseline_classifier_selection", e.baseline.selection, e.domains);
   }
-  std::ofstream out(run_dir + "/eval.json");
+  std::ofstream out(run_dir + "/" + file);
   out << j.dump(2) << "\n";
-  if (!out) throw std::runtime_error(run_dir + "/eval.json: cannot write");
+  if (!out) throw std::runtime_error(run_dir + "/" + file + ": cannot write");
   std::printf("accuracy on %lld test images, each with its own task (k = %lld):\n", static_cast<long long>(e.images),
               static_cast<long long>(config.tasks.k));
   if (config.baseline.epochs > 0) {

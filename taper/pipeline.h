@@ -23,7 +23,9 @@ struct TrainedRun {
 void train_run(const RunConfig& config, const std::string& run_dir, bool resume);
 
 // Everything a finished run trained; throws naming the missing stage.
-TrainedRun load_run(const std::string& run_dir);
+// `evaluation`, when given, replaces the run's config for evaluation: it may
+// differ only in [tasks] (Table 3 evaluates one run under other tasks).
+TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation = nullptr);
 
 struct EvalSummary {
   StandardAccuracy stage1, baseline;  // baseline empty when not trained
@@ -32,6 +34,8 @@ struct EvalSummary {
   int64_t images = 0, classes = 0;
 };
 EvalSummary evaluate_run(TrainedRun& run);
-void write_eval(const std::string& run_dir, const EvalSummary& summary, const RunConfig& config);
+// Writes RUN_DIR/<file> (eval.json by default) and prints the accuracies.
+void write_eval(const std::string& run_dir, const EvalSummary& summary, const RunConfig& config,
+                const std::string& file = "eval.json");
 
 }  // namespace taper

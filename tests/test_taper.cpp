@@ -35,6 +35,7 @@
 #include "taper/experiment.h"
 #include "taper/mixer_predictor.h"
 #include "taper/personalize.h"
+#include "taper/reproduce.h"
 #include "taper/pipeline.h"
 #include "taper/stage_runner.h"
 #include "taper/stages.h"
@@ -937,4 +938,68 @@ TEST_CASE("taper: a tiny run with one mixer, shared BatchNorm statistics and no 
   CHECK(pm.mixers.size() == 1);
   // The mixed statistics are the shared ones.
   for (const auto& [n, t] : pm.buffers) CHECK(max_abs_diff(t, run.taper.bases.buffers[0].at(n)) <= 1e-6);
+}
+
+TEST_CASE("taper reproduce: rows, shared runs, evaluation overrides, results and the regression check") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  std::ifstream base_in(config_path("tiny_e2e.toml"));
+  const std::string base((std::istreambuf_iterator<char>(base_in)), std::istreambuf_iterator<char>());
+  dir.write("experiments/unit/base.toml", base);
+  dir.write("experiments/unit/exp.toml", R"(title = "unit"
+base = "base.toml"
+seeds = 1
+tolerance = 0.01
+[[row]]
+label = "selection"
+metric = "baseline_classifier_selection"
+paper = 90.0
+set = {}
+[[row]]
+label = "TAPER"
+metric = "taper_personalized"
+set = {}
+[[row]]
+label = "TAPER, dynamic eval"
+metric = "taper_personalized"
+set = {}
+eval = { "tasks.k_min" = 2, "tasks.k_max" = 3 }
+[[claim]]
+text = "TAPER beats selection"
+better = "TAPER"
+worse = "selection"
+)");
+  ReproduceOptions o;
+  o.scale = "unit";
+  o.experiments_dir = dir.str() + "/experiments";
+  o.results_dir = dir.str() + "/results";
+  o.runs_dir = dir.str() + "/runs";
+  o.command = "unit test";
+  reproduce(o);
+  const std::string json_path = dir.str() + "/results/unit/exp.json";
+  std::ifstream in(json_path);
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  REQUIRE(doc["rows"].size() == 3);
+  for (const auto& r : doc["rows"]) {
+    CHECK(r["mean"].get<double>() >= 0.0);
+    CHECK(r["mean"].get<double>() <= 100.0);
+  }
+  CHECK(doc["rows"][0]["paper"].get<double>() == 90.0);
+  CHECK(doc["claims"][0]["verdict"].get<std::string>().find("at this scale") != std::string::npos);
+  CHECK(fs::exists(dir.str() + "/results/unit/exp.md"));
+  CHECK(fs::exists(dir.str() + "/results/unit/exp.csv"));
+  // One training run serves all three rows; the override adds one evaluation file.
+  CHECK(std::distance(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{}) == 1);
+  CHECK(compare_results(json_path, json_path).empty());
+  nlohmann::json moved = doc;
+  moved["rows"][1]["mean"] = doc["rows"][1]["mean"].get<double>() + 5.0;
+  std::ofstream(dir.str() + "/moved.json") << moved.dump();
+  CHECK(compare_results(json_path, dir.str() + "/moved.json").size() == 1);
+  // Bad experiment files fail before any training, naming the file.
+  dir.write("experiments/unit/bad.toml", "title = \"x\"\nbase = \"base.toml\"\n[[row]]\nlabel = \"a\"\nmetric = \"m\"\n"
+                                         "eval = { \"model.arch\" = \"resnet20\" }\n");
+  o.only = {"bad"};
+  CHECK_THROWS_WITH_AS(reproduce(o), doctest::Contains("eval may only set tasks.* keys"), ConfigError);
+  dir.write("experiments/unit/bad.toml", "title = \"x\"\nbase = \"base.toml\"\ncolour = 1\n");
+  CHECK_THROWS_WITH_AS(reproduce(o), doctest::Contains("unknown key 'colour'"), ConfigError);
 }
