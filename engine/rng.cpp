@@ -35,37 +35,39 @@ float unit_open_high(uint32_t x) { return static_cast<float>(x >> 8) * 0x1.0p-24
 float unit_open_low(uint32_t x) { return static_cast<float>((x >> 8) + 1) * 0x1.0p-24f; }
 }  // namespace
 
-// Element i uses block (first + i / 4): each block gives two Box-Muller pairs.
-void Generator::normal(Tensor& out, float mean, float stddev) {
+// Element i of a draw uses counter block (first + i / 4): `four` turns one
+// block's four 32-bit words into the four floats out[0..4).
+template <typename Four>
+void Generator::fill_blocks(Tensor& out, Four four) {
   float* p = out.f32();
   const int64_t n = out.numel();
   const uint64_t first = offset_ / 4;
   const int64_t blocks = (n + 3) / 4;
 #pragma omp parallel for schedule(static)
   for (int64_t b = 0; b < blocks; ++b) {
-    auto r = block(first + b);
-    for (int pair = 0; pair < 2; ++pair) {
-      float radius = std::sqrt(-2.0f * std::log(unit_open_low(r[2 * pair])));
-      float angle = 6.28318530717958647692f * unit_open_high(r[2 * pair + 1]);
-      int64_t i = 4 * b + 2 * pair;
-      if (i < n) p[i] = mean + stddev * radius * std::cos(angle);
-      if (i + 1 < n) p[i + 1] = mean + stddev * radius * std::sin(angle);
-    }
+    float v[4];
+    four(block(first + b), v);
+    for (int k = 0; k < 4 && 4 * b + k < n; ++k) p[4 * b + k] = v[k];
   }
   offset_ += 4 * blocks;
 }
 
+// Two Box-Muller pairs per block.
+void Generator::normal(Tensor& out, float mean, float stddev) {
+  fill_blocks(out, [=](const std::array<uint32_t, 4>& r, float* v) {
+    for (int pair = 0; pair < 2; ++pair) {
+      const float radius = std::sqrt(-2.0f * std::log(unit_open_low(r[2 * pair])));
+      const float angle = 6.28318530717958647692f * unit_open_high(r[2 * pair + 1]);
+      v[2 * pair] = mean + stddev * radius * std::cos(angle);
+      v[2 * pair + 1] = mean + stddev * radius * std::sin(angle);
+    }
+  });
+}
+
 void Generator::uniform(Tensor& out, float low, float high) {
-  float* p = out.f32();
-  const int64_t n = out.numel();
-  const uint64_t first = offset_ / 4;
-  const int64_t blocks = (n + 3) / 4;
-#pragma omp parallel for schedule(static)
-  for (int64_t b = 0; b < blocks; ++b) {
-    auto r = block(first + b);
-    for (int k = 0; k < 4 && 4 * b + k < n; ++k) p[4 * b + k] = low + (high - low) * unit_open_high(r[k]);
-  }
-  offset_ += 4 * blocks;
+  fill_blocks(out, [=](const std::array<uint32_t, 4>& r, float* v) {
+    for (int k = 0; k < 4; ++k) v[k] = low + (high - low) * unit_open_high(r[k]);
+  });
 }
 
 uint64_t Generator::next_u64() {

@@ -34,6 +34,8 @@ class Generator {
 
  private:
   std::array<uint32_t, 4> block(uint64_t index) const;
+  template <typename Four>
+  void fill_blocks(Tensor& out, Four four);
   uint64_t seed_;
   uint64_t stream_;
   uint64_t offset_ = 0;  // counters consumed so far
