@@ -68,7 +68,9 @@ Experiment Experiment::create(const RunConfig& c) {
   MixerLayout layout = make_mixer_layout(arch, c.taper.mixers, c.taper.stem_mixer, c.taper.classifier_mixer);
   MixerPredictor predictor(classes, c.taper.predictor_hidden, layout.num_blocks, c.taper.bases);
   TaskSampler sampler = make_task_sampler(c.data.dataset, train->meta, sampler_options(c));
-  return Experiment{c, train, test, std::move(arch), std::move(sampler), layout, predictor};
+  // One image tells the input size; a file-backed store decodes to answer.
+  const Image probe = train->images->image(0);
+  return Experiment{c, train, test, std::move(arch), std::move(sampler), layout, predictor, probe.height, probe.width};
 }
 
 std::vector<float> Experiment::describe(const Task& task) const { return bow_description(task, num_classes()); }
@@ -97,9 +99,8 @@ LoaderOptions Experiment::loader_options(int64_t batch, bool train) const {
   o.drop_last = train;
   o.workers = static_cast<int>(config.data.workers);
   o.seed = config.seed;
-  const Image probe = this->train->images->image(0);
-  o.height = probe.height;
-  o.width = probe.width;
+  o.height = image_height;
+  o.width = image_width;
   return o;
 }
 

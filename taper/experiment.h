@@ -25,6 +25,7 @@ struct Experiment {
   TaskSampler sampler;
   MixerLayout layout;
   MixerPredictor predictor;
+  int64_t image_height = 0, image_width = 0;  // of the training images, read once
 
   static Experiment create(const RunConfig& config);
 

@@ -23,7 +23,7 @@ PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, co
   for (int64_t c : task.classes) out.class_names.push_back(exp.train->meta.class_names.at(c));
   for (const Tensor& a : alphas) out.mixers.push_back(a.to_vector());
   if (task.domain >= 0) out.domain = exp.train->meta.domain_names.at(task.domain);
-  out.input_size = exp.train->images->image(0).height;
+  out.input_size = exp.image_height;
   return out;
 }
 
