@@ -10,34 +10,15 @@
 #include "engine/ops.h"
 #include "engine/safetensors.h"
 #include "engine/sgd.h"
+#include "tests/reference_fixture.h"
 
 using namespace taper;
+using taper::testing::reference_tensor;
+using taper::testing::relative_error;
 
 namespace {
 
-const SafetensorsFile& fixture() {
-  static const SafetensorsFile file =
-      load_safetensors(std::string(TAPER_SOURCE_DIR) + "/tests/reference/fixture.safetensors");
-  return file;
-}
-
-Tensor expected(const std::string& name) {
-  auto it = fixture().tensors.find(name);
-  REQUIRE_MESSAGE(it != fixture().tensors.end(), "fixture lacks " << name);
-  return it->second;
-}
-
-// max |got - want| / max(|want|, floor): the relative error the issue asks
-// for; floor sets the scale for tensors whose true value is zero.
-double relative_error(const Tensor& got, const Tensor& want, double floor) {
-  REQUIRE(got.shape() == want.shape());
-  double diff = 0.0, scale = floor;
-  for (int64_t i = 0; i < got.numel(); ++i) {
-    diff = std::max(diff, std::fabs(double(got.f32()[i]) - want.f32()[i]));
-    scale = std::max(scale, std::fabs(double(want.f32()[i])));
-  }
-  return diff / scale;
-}
+Tensor expected(const std::string& name) { return reference_tensor("fixture.safetensors", name); }
 
 void check_close(const std::string& name, const Tensor& got, double floor = 1e-12) {
   CAPTURE(name);

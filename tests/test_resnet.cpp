@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/reference_fixture.h"
 #include "engine/autograd.h"
 #include "engine/init.h"
 #include "engine/ops.h"
@@ -18,6 +19,9 @@
 #include "nn/resnet.h"
 
 using namespace taper;
+using taper::testing::reference_file;
+using taper::testing::reference_tensor;
+using taper::testing::relative_error;
 
 namespace {
 
@@ -40,18 +44,6 @@ Tensor images(std::vector<int64_t> shape, uint64_t seed) {
   Tensor x = Tensor::empty(Shape(shape));
   Generator(seed).normal(x);
   return x;
-}
-
-// max |got - want| / max |want|: the relative error the issue asks for.
-double relative_error(const Tensor& got, const Tensor& want) {
-  REQUIRE(got.defined());
-  REQUIRE(got.shape() == want.shape());
-  double diff = 0.0, scale = 1e-12;
-  for (int64_t i = 0; i < got.numel(); ++i) {
-    diff = std::max(diff, std::fabs(double(got.f32()[i]) - want.f32()[i]));
-    scale = std::max(scale, std::fabs(double(want.f32()[i])));
-  }
-  return diff / scale;
 }
 
 }  // namespace
@@ -278,17 +270,9 @@ TEST_CASE("resnet: initialisation follows torchvision, drawn in parameters() ord
 
 namespace {
 
-const SafetensorsFile& resnet_fixture() {
-  static const SafetensorsFile file =
-      load_safetensors(std::string(TAPER_SOURCE_DIR) + "/tests/reference/resnet_fixture.safetensors");
-  return file;
-}
+const SafetensorsFile& resnet_fixture() { return reference_file("resnet_fixture.safetensors"); }
 
-Tensor fixture_tensor(const std::string& name) {
-  auto it = resnet_fixture().tensors.find(name);
-  REQUIRE_MESSAGE(it != resnet_fixture().tensors.end(), "fixture lacks " << name);
-  return it->second;
-}
+Tensor fixture_tensor(const std::string& name) { return reference_tensor("resnet_fixture.safetensors", name); }
 
 // The fixture's tensors under prefix ("cifar.params."), keys without it.
 TensorMap fixture_group(const std::string& prefix) {
