@@ -8,9 +8,7 @@ namespace taper::cli {
 Args::Args(int argc, char** argv, std::set<std::string> options, std::set<std::string> switches) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      help_ = true;
-    } else if (options.count(arg)) {
+    if (options.count(arg)) {
       if (i + 1 >= argc) throw std::invalid_argument(arg + " needs a value");
       values_[arg] = argv[++i];
     } else if (switches.count(arg)) {

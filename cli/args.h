@@ -1,6 +1,6 @@
 // Command-line parsing shared by the subcommands: --flag VALUE options,
-// --switch booleans and positional arguments; --help prints the command's
-// help. Unknown flags and missing values are errors naming the flag.
+// --switch booleans and positional arguments (main.cpp answers --help before
+// a command runs). Unknown flags and missing values are errors naming the flag.
 #pragma once
 
 #include <map>
@@ -15,7 +15,6 @@ class Args {
   // options: flags that take a value; switches: flags that don't.
   Args(int argc, char** argv, std::set<std::string> options, std::set<std::string> switches);
 
-  bool help() const { return help_; }
   const std::vector<std::string>& positional() const { return positional_; }
   bool has(const std::string& flag) const;
   std::string get(const std::string& flag, const std::string& fallback = "") const;
@@ -25,7 +24,6 @@ class Args {
   void expect_positional(size_t n, const std::string& what) const;
 
  private:
-  bool help_ = false;
   std::vector<std::string> positional_;
   std::map<std::string, std::string> values_;
   std::set<std::string> switches_on_;

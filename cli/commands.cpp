@@ -4,12 +4,12 @@ namespace taper::cli {
 
 const std::vector<Command>& all_commands() {
   static const std::vector<Command> commands = {
-      {"dataset", "summarise a dataset (counts, classes, domains) and show sampled tasks", run_dataset},
-      {"train", "run TAPER's three training stages and the baseline from a TOML config", run_train},
-      {"eval", "evaluate a finished run under the paper's protocol", run_eval},
-      {"personalize", "mix a personalized model for a list of classes, without training", run_personalize},
-      {"predict", "classify images with a personalized model file", run_predict},
-      {"reproduce", "rerun the paper's tables at a scale and write results/ (or check them)", run_reproduce},
+      {"dataset", "summarise a dataset (counts, classes, domains) and show sampled tasks", kDatasetHelp, run_dataset},
+      {"train", "run TAPER's three training stages and the baseline from a TOML config", kTrainHelp, run_train},
+      {"eval", "evaluate a finished run under the paper's protocol", kEvalHelp, run_eval},
+      {"personalize", "mix a personalized model for a list of classes, without training", kPersonalizeHelp, run_personalize},
+      {"predict", "classify images with a personalized model file", kPredictHelp, run_predict},
+      {"reproduce", "rerun the paper's tables at a scale and write results/ (or check them)", kReproduceHelp, run_reproduce},
   };
   return commands;
 }

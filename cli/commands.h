@@ -9,11 +9,15 @@ namespace taper::cli {
 struct Command {
   const char* name;
   const char* summary;
+  const char* help;                   // printed for `taper <name> --help`
   int (*run)(int argc, char** argv);  // argv[0] is the command name
 };
 
 const std::vector<Command>& all_commands();
 void print_usage(std::FILE* out);
+
+// Each command's --help text, beside its code.
+extern const char kDatasetHelp[], kTrainHelp[], kEvalHelp[], kPersonalizeHelp[], kPredictHelp[], kReproduceHelp[];
 
 int run_dataset(int argc, char** argv);  // cli/dataset.cpp
 int run_train(int argc, char** argv);    // cli/train.cpp

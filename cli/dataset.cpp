@@ -13,9 +13,7 @@
 
 namespace taper::cli {
 
-namespace {
-
-constexpr const char* kHelp =
+const char kDatasetHelp[] =
     "usage: taper dataset NAME [--k K] [--tasks N] [--seed S]\n\n"
     "Prints the image counts per split (and per domain), the numbers of classes,\n"
     "super-categories and domains, and N sampled tasks of every task sampler that\n"
@@ -27,6 +25,9 @@ constexpr const char* kHelp =
     "  --export DIR        also write test images as PNG files DIR/<index>_<class>.png\n"
     "  --classes a,b,...   only images of these classes (default: all)\n"
     "  --count N           how many images to write (default 8)\n";
+
+namespace {
+
 
 void print_counts(const Dataset& d) {
   std::map<int64_t, int64_t> per_domain;
@@ -92,10 +93,6 @@ void export_images(const Dataset& test, const std::string& dir, const std::strin
 
 int run_dataset(int argc, char** argv) {
   const Args args(argc, argv, {"--k", "--tasks", "--seed", "--export", "--classes", "--count"}, {});
-  if (args.help()) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
   args.expect_positional(1, "one dataset NAME");
   const std::string name = args.positional()[0];
   const int64_t k = args.count("--k", 5), count = args.count("--tasks", 3);

@@ -14,6 +14,12 @@ int main(int argc, char** argv) {
   }
   for (const auto& c : taper::cli::all_commands()) {
     if (name != c.name) continue;
+    for (int i = 2; i < argc; ++i) {
+      if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+        std::fputs(c.help, stdout);
+        return 0;
+      }
+    }
     try {
       return c.run(argc - 1, argv + 1);
     } catch (const std::exception& e) {

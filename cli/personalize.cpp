@@ -17,9 +17,7 @@
 
 namespace taper::cli {
 
-namespace {
-
-constexpr const char* kPersonalizeHelp =
+const char kPersonalizeHelp[] =
     "usage: taper personalize RUN_DIR --classes \"apple,bicycle,...\" [--domain NAME] --out MODEL.safetensors\n\n"
     "Turns a task description into one condensed ResNet without training: the mixer\n"
     "predictor maps the description to block-wise mixers, the bases are mixed layer by\n"
@@ -27,12 +25,16 @@ constexpr const char* kPersonalizeHelp =
     "the parameter count and the time it took, and writes MODEL (safetensors with\n"
     "torchvision names; classes and mixers in its metadata).\n";
 
-constexpr const char* kPredictHelp =
+const char kPredictHelp[] =
     "usage: taper predict MODEL.safetensors IMAGE...\n\n"
     "Classifies PNG or JPEG images with a personalized model file alone (no bases):\n"
     "each image is resized to the model's input size (shorter side, then a center\n"
     "crop), normalised as in training, and the class and its probability among the\n"
     "model's classes are printed.\n";
+
+namespace {
+
+
 
 std::string closest(const std::string& name, const std::vector<std::string>& known) {
   std::string out;
@@ -74,10 +76,6 @@ int64_t count_parameters(const TensorMap& params) {
 
 int run_personalize(int argc, char** argv) {
   const Args args(argc, argv, {"--classes", "--domain", "--out"}, {});
-  if (args.help()) {
-    std::fputs(kPersonalizeHelp, stdout);
-    return 0;
-  }
   args.expect_positional(1, "one RUN_DIR");
   if (!args.has("--classes") || !args.has("--out")) throw std::invalid_argument("--classes and --out are required");
   const TrainedRun run = load_run(args.positional()[0]);
@@ -100,10 +98,6 @@ int run_personalize(int argc, char** argv) {
 
 int run_predict(int argc, char** argv) {
   const Args args(argc, argv, {}, {});
-  if (args.help()) {
-    std::fputs(kPredictHelp, stdout);
-    return 0;
-  }
   if (args.positional().size() < 2) throw std::invalid_argument("expected MODEL.safetensors and at least one IMAGE");
   PersonalizedModel model = load_personalized(args.positional()[0]);
   const ResNet net(model.arch);

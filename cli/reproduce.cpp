@@ -9,8 +9,7 @@
 
 namespace taper::cli {
 
-namespace {
-constexpr const char* kHelp =
+const char kReproduceHelp[] =
     "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check]\n\n"
     "Runs the paper's tables and figures as experiments/SCALE/NAME.toml describe them\n"
     "(SCALE: tiny, mini, gpu, paper), across seeds, sharing runs and stage checkpoints\n"
@@ -22,6 +21,8 @@ constexpr const char* kHelp =
     "  --check          regression mode (`make regress`): run into build/regress/ and\n"
     "                   compare every row with the committed results/SCALE/NAME.json\n"
     "                   within the file's tolerance; exit 1 on any difference\n";
+
+namespace {
 
 std::vector<std::string> split(const std::string& list) {
   std::vector<std::string> out;
@@ -35,10 +36,6 @@ std::vector<std::string> split(const std::string& list) {
 
 int run_reproduce(int argc, char** argv) {
   const Args args(argc, argv, {"--scale", "--only", "--seeds"}, {"--check"});
-  if (args.help()) {
-    std::fputs(kHelp, stdout);
-    return 0;
-  }
   args.expect_positional(0, "no positional arguments");
   if (!args.has("--scale")) throw std::invalid_argument("--scale is required (tiny, mini, gpu or paper)");
   ReproduceOptions o;

@@ -7,8 +7,7 @@
 
 namespace taper::cli {
 
-namespace {
-constexpr const char* kTrainHelp =
+const char kTrainHelp[] =
     "usage: taper train CONFIG.toml --out RUN_DIR [--resume]\n\n"
     "Runs TAPER's three training stages (paper section 3.4) and the standard baseline\n"
     "as CONFIG describes (every key is documented in taper/config.h), then evaluates\n"
@@ -19,20 +18,15 @@ constexpr const char* kTrainHelp =
     "  --resume       continue an interrupted run in RUN_DIR; it ends with the same\n"
     "                 weights an uninterrupted run reaches\n";
 
-constexpr const char* kEvalHelp =
+const char kEvalHelp[] =
     "usage: taper eval RUN_DIR\n\n"
     "Evaluates a finished run under the paper's protocol: every test image gets its\n"
     "own task (seeded by tasks.eval_seed); reports standard accuracy (all classes),\n"
     "classifier-selection accuracy (within the task) and TAPER's accuracy (the\n"
     "network personalized for each image's task), and rewrites RUN_DIR/eval.json.\n";
-}  // namespace
 
 int run_train(int argc, char** argv) {
   const Args args(argc, argv, {"--out"}, {"--resume"});
-  if (args.help()) {
-    std::fputs(kTrainHelp, stdout);
-    return 0;
-  }
   args.expect_positional(1, "one CONFIG.toml");
   if (!args.has("--out")) throw std::invalid_argument("--out RUN_DIR is required");
   train_run(load_config(args.positional()[0]), args.get("--out"), args.has("--resume"));
@@ -41,10 +35,6 @@ int run_train(int argc, char** argv) {
 
 int run_eval(int argc, char** argv) {
   const Args args(argc, argv, {}, {});
-  if (args.help()) {
-    std::fputs(kEvalHelp, stdout);
-    return 0;
-  }
   args.expect_positional(1, "one RUN_DIR");
   TrainedRun run = load_run(args.positional()[0]);
   write_eval(args.positional()[0], evaluate_run(run), run.exp.config);
