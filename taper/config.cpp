@@ -306,7 +306,8 @@ void stage_keys(V& v, C& s) {
 template <class C>
 auto stages(C& c) {
   return std::array{std::pair{"stage1", &c.stage1}, std::pair{"stage2", &c.stage2},
-                    std::pair{"stage3", &c.stage3}, std::pair{"baseline", &c.baseline}};
+                    std::pair{"stage3", &c.stage3}, std::pair{"baseline", &c.baseline},
+                    std::pair{"finetune_average", &c.finetune_average}};
 }
 
 // nn/ decides which networks exist; building the architecture (no weights)

@@ -46,6 +46,9 @@
 //   warmup_epochs = 0
 //   [stage1] / [stage2] / [stage3] / [baseline]
 //   epochs = 100 / 5 / 20 / 125 # plus any [optim] key, overriding it for that stage
+//   [finetune_average]          # Table 6 row 7: the uniform weight average of the
+//   epochs = 0                  # stage-2 bases fine-tuned on all classes without task
+//                               # descriptions (0: not trained); plus any [optim] key
 //
 // Whether k fits the dataset's class count needs the data and is checked once
 // the dataset is loaded, not here.
@@ -112,7 +115,7 @@ struct RunConfig {
   ModelConfig model;
   TasksConfig tasks;
   TaperConfig taper;
-  StageConfig stage1{100, {}}, stage2{5, {}}, stage3{20, {}}, baseline{125, {}};
+  StageConfig stage1{100, {}}, stage2{5, {}}, stage3{20, {}}, baseline{125, {}}, finetune_average{0, {}};
   std::string source;  // the file it came from, for messages
   bool operator==(const RunConfig&) const = default;
 };

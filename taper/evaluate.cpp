@@ -42,24 +42,40 @@ StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const
   return acc;
 }
 
-Accuracy evaluate_taper(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks) {
+Accuracy evaluate_bases_separately(const Experiment& exp, const Bases& bases, const std::vector<Task>& tasks) {
+  Accuracy pooled(domain_count(exp));
+  for (int64_t q = 0; q < bases.count(); ++q) {
+    TrainState basis{bases.params[q], bases.buffers[q], {}, 0};
+    const Accuracy a = evaluate_standard(exp, basis, tasks).selection;
+    pooled.correct += a.correct;
+    pooled.total += a.total;
+    for (size_t d = 0; d < pooled.domain_total.size(); ++d) {
+      pooled.domain_correct[d] += a.domain_correct[d];
+      pooled.domain_total[d] += a.domain_total[d];
+    }
+  }
+  return pooled;
+}
+
+TaperAccuracy evaluate_taper(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks) {
   NoGradGuard no_grad;
   Loader loader = eval_loader(exp, 1);
   loader.start_epoch(0);
   ProgressBar bar("eval TAPER (one personalized model per test image)", exp.test->size(), "img");
-  Accuracy acc(domain_count(exp));
+  TaperAccuracy acc{Accuracy(domain_count(exp)), Accuracy(domain_count(exp))};
   Batch b;
   while (loader.next(b)) {
     const Task& task = tasks.at(b.indices[0]);
-    PersonalizedModel m = personalize(exp, model, task);
-    const ResNet net(m.arch);
-    const Tensor logits = net.forward(m.params, m.buffers, b.images, false);
-    // Row r of the condensed classifier is class task.classes[r].
-    const int64_t pick = predict(logits.f32(), logits.size(1), {});
-    acc.add(task.classes[pick] == b.labels.i64()[0], b.domains.i64()[0]);
-    bar.update(acc.total, "acc " + std::to_string(acc.overall()).substr(0, 5));
+    // The personalized network is this one with only the task's classifier
+    // rows (personalize()); selecting those rows' logits is the same.
+    MixedNetwork m = mix_for_task(exp, model, task);
+    const Tensor logits = exp.arch.forward(m.params, m.buffers, b.images, false);
+    const int64_t label = b.labels.i64()[0], domain = b.domains.i64()[0];
+    acc.personalized.add(predict(logits.f32(), logits.size(1), task.classes) == label, domain);
+    acc.without_selection.add(predict(logits.f32(), logits.size(1), {}) == label, domain);
+    bar.update(acc.personalized.total, "acc " + std::to_string(acc.personalized.overall()).substr(0, 5));
   }
-  bar.finish("acc " + std::to_string(acc.overall()).substr(0, 5));
+  bar.finish("acc " + std::to_string(acc.personalized.overall()).substr(0, 5));
   return acc;
 }
 

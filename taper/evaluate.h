@@ -29,7 +29,16 @@ struct StandardAccuracy {
 
 StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const std::vector<Task>& tasks);
 
+// Every basis on its own with classifier selection, pooled over the bases
+// (with equal test sets this is the mean of the bases' accuracies).
+Accuracy evaluate_bases_separately(const Experiment& exp, const Bases& bases, const std::vector<Task>& tasks);
+
+struct TaperAccuracy {
+  Accuracy personalized;       // the personalized network of the image's task (its k classifier rows)
+  Accuracy without_selection;  // the same mixed network keeping every classifier row (Table 6 row 11)
+};
+
 // Each image is classified by the network personalized for its task.
-Accuracy evaluate_taper(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks);
+TaperAccuracy evaluate_taper(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks);
 
 }  // namespace taper

@@ -10,18 +10,26 @@
 
 namespace taper {
 
-PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task) {
+MixedNetwork mix_for_task(const Experiment& exp, const TaperModel& model, const Task& task) {
   NoGradGuard no_grad;
   TensorMap pred_buffers = model.predictor_buffers;
-  auto alphas = exp.predictor.mixers(model.predictor_params, pred_buffers, exp.describe_all({task}), false)[0];
+  MixedNetwork m;
+  m.mixers = exp.predictor.mixers(model.predictor_params, pred_buffers, exp.describe_all({task}), false)[0];
+  for (const auto& [n, t] : mix_parameters(exp.arch, exp.layout, model.bases, m.mixers)) m.params[n] = t.detach();
+  m.buffers = mix_buffers(exp.arch, exp.layout, model.bases, m.mixers);
+  return m;
+}
+
+PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task) {
+  MixedNetwork m = mix_for_task(exp, model, task);
   PersonalizedModel out;
   out.arch = exp.arch.config();
   out.arch.num_classes = static_cast<int64_t>(task.classes.size());
-  for (const auto& [n, t] : mix_parameters(exp.arch, exp.layout, model.bases, alphas)) out.params[n] = t.detach();
-  out.buffers = mix_buffers(exp.arch, exp.layout, model.bases, alphas);
+  out.params = std::move(m.params);
+  out.buffers = std::move(m.buffers);
   select_classifier_rows(out.params, task.classes);
   for (int64_t c : task.classes) out.class_names.push_back(exp.train->meta.class_names.at(c));
-  for (const Tensor& a : alphas) out.mixers.push_back(a.to_vector());
+  for (const Tensor& a : m.mixers) out.mixers.push_back(a.to_vector());
   if (task.domain >= 0) out.domain = exp.train->meta.domain_names.at(task.domain);
   out.input_size = exp.image_height;
   return out;

@@ -23,6 +23,14 @@ struct PersonalizedModel {
   int64_t input_size = 32;                    // side of the square images it was trained on
 };
 
+// The task's mixers (alpha[block], each [Q]) and the network they mix, every
+// classifier row kept: personalize() before classifier selection.
+struct MixedNetwork {
+  std::vector<Tensor> mixers;
+  TensorMap params, buffers;
+};
+MixedNetwork mix_for_task(const Experiment& exp, const TaperModel& model, const Task& task);
+
 PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task);
 
 void save_personalized(const std::string& path, const PersonalizedModel& model);

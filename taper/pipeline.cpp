@@ -5,6 +5,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "taper/weight_average.h"
+
 namespace taper {
 
 namespace {
@@ -41,8 +43,9 @@ void prepare_dir(const std::string& run_dir, const RunConfig& config, bool resum
 
 struct Stages {
   TrainState stage1;
+  Bases stage2;  // empty under naive training
   TaperModel taper;
-  TrainState baseline;
+  TrainState baseline, finetuned_average;  // empty when not configured
 };
 
 // The naive approach trains stage 3's objective from random bases for the
@@ -53,17 +56,41 @@ StageConfig naive_stage(const RunConfig& c) {
   return stage;
 }
 
+// Stage 3 trains its bases in place; the stage-2 bases are kept for Table 6.
+Bases clone_bases(const Bases& b) {
+  Bases c;
+  for (const TensorMap& m : b.params) {
+    TensorMap& copy = c.params.emplace_back();
+    for (const auto& [n, t] : m) copy[n] = t.clone().set_requires_grad(true);
+  }
+  for (const TensorMap& m : b.buffers) {
+    TensorMap& copy = c.buffers.emplace_back();
+    for (const auto& [n, t] : m) copy[n] = t.clone();
+  }
+  return c;
+}
+
 Stages run_stages(const StageContext& ctx) {
   const RunConfig& c = ctx.exp.config;
   Stages s;
-  s.stage1 = train_standard(ctx, "stage1", c.stage1);
+  s.stage1 = train_standard(ctx, "stage1", c.stage1, fresh_network(ctx.exp));
   if (c.taper.training == "naive") {
     s.taper = train_stage3(ctx, random_bases(ctx.exp), "naive", naive_stage(c));
   } else {
-    s.taper = train_stage3(ctx, train_stage2(ctx, s.stage1), "stage3", c.stage3);
+    s.stage2 = train_stage2(ctx, s.stage1);
+    s.taper = train_stage3(ctx, clone_bases(s.stage2), "stage3", c.stage3);
+    if (c.finetune_average.epochs > 0) {
+      s.finetuned_average =
+          train_standard(ctx, "finetune_average", c.finetune_average, uniform_average(ctx.exp, s.stage2));
+    }
   }
-  if (c.baseline.epochs > 0) s.baseline = train_standard(ctx, "baseline", c.baseline);
+  if (c.baseline.epochs > 0) s.baseline = train_standard(ctx, "baseline", c.baseline, fresh_network(ctx.exp));
   return s;
+}
+
+TrainedRun trained_run(const Experiment& exp, Stages& s) {
+  return TrainedRun{exp, std::move(s.stage1), std::move(s.stage2), std::move(s.taper), std::move(s.baseline),
+                    std::move(s.finetuned_average)};
 }
 
 }  // namespace
@@ -73,7 +100,7 @@ void train_run(const RunConfig& config, const std::string& run_dir, bool resume)
   prepare_dir(run_dir, config, resume);
   StageContext ctx{exp, run_dir, resume, {{"config", to_toml(config)}}, false};
   Stages s = run_stages(ctx);
-  TrainedRun run{exp, s.stage1, s.taper, s.baseline};
+  TrainedRun run = trained_run(exp, s);
   write_eval(run_dir, evaluate_run(run), config);
 }
 
@@ -90,7 +117,7 @@ TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation) {
   const Experiment exp = Experiment::create(config);
   StageContext ctx{exp, run_dir, true, {}, true};
   Stages s = run_stages(ctx);
-  return TrainedRun{exp, s.stage1, s.taper, s.baseline};
+  return trained_run(exp, s);
 }
 
 EvalSummary evaluate_run(TrainedRun& run) {
@@ -101,6 +128,12 @@ EvalSummary evaluate_run(TrainedRun& run) {
   e.domains = run.exp.test->meta.domain_names;
   e.stage1 = evaluate_standard(run.exp, run.stage1, tasks);
   if (!run.baseline.params.empty()) e.baseline = evaluate_standard(run.exp, run.baseline, tasks);
+  if (run.stage2.count() > 0) {
+    e.stage2_selection = evaluate_bases_separately(run.exp, run.stage2, tasks);
+    TrainState average = uniform_average(run.exp, run.stage2);
+    e.uniform_average = evaluate_standard(run.exp, average, tasks);
+  }
+  if (!run.finetuned_average.params.empty()) e.finetuned_average = evaluate_standard(run.exp, run.finetuned_average, tasks);
   e.taper = evaluate_taper(run.exp, run.taper, tasks);
   return e;
 }
@@ -118,24 +151,37 @@ void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfi
   nlohmann::json j = {{"test_images", e.images}, {"num_classes", e.classes}, {"eval_seed", config.tasks.eval_seed}};
   put(j, "stage1_standard", e.stage1.standard, e.domains);
   put(j, "stage1_classifier_selection", e.stage1.selection, e.domains);
-  put(j, "taper_personalized", e.taper, e.domains);
+  put(j, "taper_personalized", e.taper.personalized, e.domains);
   if (config.baseline.epochs > 0) {
     put(j, "baseline_standard", e.baseline.standard, e.domains);
     put(j, "baseline_classifier_selection", e.baseline.selection, e.domains);
   }
+  if (config.taper.training == "three-stage") {
+    put(j, "stage2_classifier_selection", e.stage2_selection, e.domains);
+    put(j, "uniform_average_classifier_selection", e.uniform_average.selection, e.domains);
+  }
+  if (config.finetune_average.epochs > 0) {
+    put(j, "finetuned_average_classifier_selection", e.finetuned_average.selection, e.domains);
+  }
+  put(j, "taper_without_selection", e.taper.without_selection, e.domains);
   std::ofstream out(run_dir + "/" + file);
   out << j.dump(2) << "\n";
   if (!out) throw std::runtime_error(run_dir + "/" + file + ": cannot write");
   std::printf("accuracy on %lld test images, each with its own task (k = %lld):\n", static_cast<long long>(e.images),
               static_cast<long long>(config.tasks.k));
-  if (config.baseline.epochs > 0) {
-    std::printf("  standard (baseline, %lld epochs)             %6.2f%%\n", static_cast<long long>(config.baseline.epochs),
-                100 * e.baseline.standard.overall());
-    std::printf("  classifier selection (baseline)              %6.2f%%\n", 100 * e.baseline.selection.overall());
+  const std::pair<const char*, const char*> lines[] = {
+      {"baseline_standard", "standard (baseline)"},
+      {"baseline_classifier_selection", "classifier selection (baseline)"},
+      {"stage1_standard", "standard (stage 1)"},
+      {"stage1_classifier_selection", "classifier selection (stage 1)"},
+      {"stage2_classifier_selection", "stage-2 bases, each with classifier selection"},
+      {"uniform_average_classifier_selection", "uniform weight average of the bases, selection"},
+      {"finetuned_average_classifier_selection", "the average fine-tuned, classifier selection"},
+      {"taper_without_selection", "TAPER without classifier selection"},
+      {"taper_personalized", "TAPER personalized"}};
+  for (const auto& [key, text] : lines) {
+    if (j.contains(key)) std::printf("  %-48s %6.2f%%\n", text, 100 * j[key].get<double>());
   }
-  std::printf("  standard (stage 1)                           %6.2f%%\n", 100 * e.stage1.standard.overall());
-  std::printf("  classifier selection (stage 1)               %6.2f%%\n", 100 * e.stage1.selection.overall());
-  std::printf("  TAPER personalized                           %6.2f%%\n", 100 * e.taper.overall());
 }
 
 }  // namespace taper

@@ -15,8 +15,10 @@ namespace taper {
 struct TrainedRun {
   Experiment exp;
   TrainState stage1;
+  Bases stage2;  // the bases before stage 3 (empty under naive training)
   TaperModel taper;
-  TrainState baseline;  // empty when config.baseline.epochs == 0
+  TrainState baseline;           // empty when config.baseline.epochs == 0
+  TrainState finetuned_average;  // empty when config.finetune_average.epochs == 0
 };
 
 // Trains stage 1 -> 2 -> 3 (and the baseline), evaluates and writes eval.json.
@@ -27,9 +29,14 @@ void train_run(const RunConfig& config, const std::string& run_dir, bool resume)
 // differ only in [tasks] (Table 3 evaluates one run under other tasks).
 TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation = nullptr);
 
+// Table 6's rows beside the main ones: the stage-2 bases each with
+// classifier selection (row 5, pooled over bases), their uniform weight
+// average (row 6) and its fine-tune (row 7), and TAPER without classifier
+// selection (row 11). Members of stages a run did not train stay empty.
 struct EvalSummary {
-  StandardAccuracy stage1, baseline;  // baseline empty when not trained
-  Accuracy taper;
+  StandardAccuracy stage1, baseline, uniform_average, finetuned_average;
+  Accuracy stage2_selection;
+  TaperAccuracy taper;
   std::vector<std::string> domains;
   int64_t images = 0, classes = 0;
 };

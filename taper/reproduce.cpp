@@ -14,8 +14,10 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "taper/analyses.h"
 #include "taper/config.h"
 #include "taper/pipeline.h"
+#include "taper/svg_figure.h"
 
 namespace taper {
 
@@ -25,6 +27,7 @@ namespace {
 
 struct Row {
   std::string label, metric;
+  std::string base;  // this row's run config instead of the file's (Table 6 spans three datasets)
   double paper = NAN;
   toml::table set;
   toml::table eval;  // [tasks] overrides for evaluation only (Table 3's cross-evaluation)
@@ -40,7 +43,15 @@ struct Spec {
   double tolerance = 0.015;
   std::vector<Row> rows;
   std::vector<Claim> claims;
+  nlohmann::json analysis;  // [analysis.<name>] option tables
 };
+
+// "self_improvement.step3" -> {"self_improvement", "step3"}; eval.json metrics -> {"", metric}.
+std::pair<std::string, std::string> split_metric(const std::string& metric) {
+  const size_t dot = metric.find('.');
+  if (dot == std::string::npos) return {"", metric};
+  return {metric.substr(0, dot), metric.substr(dot + 1)};
+}
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) { throw ConfigError(path + ": " + what); }
 
@@ -60,8 +71,9 @@ void only_keys(const toml::table& t, const std::vector<std::string>& keys, const
 }
 
 Row read_row(const toml::table& t, const std::string& path) {
-  only_keys(t, {"label", "metric", "paper", "set", "eval"}, path, "[[row]] ");
-  Row r{text_of(t, "label", path), text_of(t, "metric", path), t["paper"].value<double>().value_or(NAN), {}, {}};
+  only_keys(t, {"label", "metric", "base", "paper", "set", "eval"}, path, "[[row]] ");
+  Row r{text_of(t, "label", path), text_of(t, "metric", path), t["base"].value<std::string>().value_or(""),
+        t["paper"].value<double>().value_or(NAN), {}, {}};
   if (const toml::table* set = t["set"].as_table()) r.set = *set;
   if (const toml::table* ev = t["eval"].as_table()) r.eval = *ev;
   for (const auto& [k, v] : r.eval) {
@@ -70,18 +82,50 @@ Row read_row(const toml::table& t, const std::string& path) {
   return r;
 }
 
-Spec read_spec(const std::string& path, const std::string& name) {
-  toml::table t;
+toml::table parse_experiment_file(const std::string& path) {
   try {
-    t = toml::parse_file(path);
+    return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     fail(path, std::string("TOML syntax error: ") + std::string(e.description()));
   }
-  only_keys(t, {"title", "base", "seeds", "tolerance", "row", "claim"}, path, "");
+}
+
+// `extends = "../tiny/table6.toml"`: the other file's keys, with this file's
+// replacing them, except `set`, whose overrides add to the other's. Base
+// configs stay relative to this file, so one table serves every scale.
+toml::table resolve_extends(const std::string& path, int depth = 0) {
+  toml::table t = parse_experiment_file(path);
+  const auto parent = t["extends"].value<std::string>();
+  if (!parent) return t;
+  if (depth > 4) fail(path, "'extends' chain is longer than 4 files (a cycle?)");
+  const std::string parent_path = (fs::path(path).parent_path() / *parent).string();
+  if (!fs::exists(parent_path)) fail(path, "extends " + parent_path + ", which does not exist");
+  toml::table merged = resolve_extends(parent_path, depth + 1);
+  toml::table set = merged["set"].as_table() ? *merged["set"].as_table() : toml::table{};
+  if (const toml::table* own = t["set"].as_table()) {
+    for (const auto& [k, v] : *own) set.insert_or_assign(k, v);
+  }
+  for (const auto& [k, v] : t) merged.insert_or_assign(k, v);
+  merged.insert_or_assign("set", set);
+  merged.erase("extends");
+  return merged;
+}
+
+Spec read_spec(const std::string& path, const std::string& name) {
+  const toml::table t = resolve_extends(path);
+  only_keys(t, {"title", "base", "seeds", "tolerance", "set", "row", "claim", "analysis", "extends"}, path, "");
   Spec s{name, path, text_of(t, "title", path), text_of(t, "base", path), t["seeds"].value<int64_t>().value_or(1),
-         t["tolerance"].value<double>().value_or(0.015), {}, {}};
+         t["tolerance"].value<double>().value_or(0.015), {}, {}, {}};
+  const toml::table* shared = t["set"].as_table();
   if (const toml::array* rows = t["row"].as_array()) {
-    for (const auto& r : *rows) s.rows.push_back(read_row(*r.as_table(), path));
+    for (const auto& r : *rows) {
+      Row row = read_row(*r.as_table(), path);
+      // Every row's overrides start from the file's `set`.
+      toml::table set = shared ? *shared : toml::table{};
+      for (const auto& [k, v] : row.set) set.insert_or_assign(k, v);
+      row.set = set;
+      s.rows.push_back(std::move(row));
+    }
   }
   if (const toml::array* claims = t["claim"].as_array()) {
     for (const auto& c : *claims) {
@@ -91,6 +135,20 @@ Spec read_spec(const std::string& path, const std::string& name) {
     }
   }
   if (s.rows.empty()) fail(path, "no [[row]]");
+  for (const Row& r : s.rows) {
+    const std::string analysis = split_metric(r.metric).first;
+    if (!analysis.empty() && !is_analysis(analysis)) {
+      fail(path, "row '" + r.label + "': metric '" + r.metric + "' names no analysis (self_improvement, mixers, basis_similarity)");
+    }
+  }
+  if (const toml::table* a = t["analysis"].as_table()) {
+    std::ostringstream json;
+    json << toml::json_formatter{*a};
+    s.analysis = nlohmann::json::parse(json.str());
+    for (const auto& [name, options] : s.analysis.items()) {
+      if (!is_analysis(name)) fail(path, "[analysis." + name + "]: no such analysis (self_improvement, mixers, basis_similarity)");
+    }
+  }
   return s;
 }
 
@@ -109,7 +167,8 @@ void assign(toml::table& root, const std::string& dotted, const toml::node& valu
 
 // The row's training config; with `for_eval`, its eval overrides applied too.
 RunConfig effective_config(const Spec& spec, const Row& row, int64_t seed, bool for_eval = false) {
-  const std::string base_path = (fs::path(spec.path).parent_path() / spec.base).string();
+  const std::string base_path = (fs::path(spec.path).parent_path() / (row.base.empty() ? spec.base : row.base)).string();
+  if (!fs::exists(base_path)) fail(spec.path, "row '" + row.label + "': base config " + base_path + " does not exist");
   toml::table t = toml::parse_file(base_path);
   for (const auto& [k, v] : row.set) assign(t, std::string(k.str()), v);
   if (for_eval) {
@@ -133,43 +192,87 @@ std::string hex(uint64_t h) {
   return buf;
 }
 
-// What stage 1 depends on, and stage 2 on top of it.
-std::string stage1_key(RunConfig c) {
+// What each checkpoint's training depends on, as config text: two runs
+// whose keys agree train that checkpoint identically. (Loader workers do
+// not change batches, and evaluation tasks do not change training.)
+RunConfig stage1_part(const RunConfig& c) {
   RunConfig k;
   k.seed = c.seed;
   k.data = c.data;
+  k.data.workers = DataConfig{}.workers;
   k.model = c.model;
   k.stage1 = c.stage1;
-  return to_toml(k);
+  return k;
 }
 
-std::string stage2_key(const RunConfig& c) {
-  RunConfig k = parse_config(stage1_key(c), "stage key");
+RunConfig stage2_part(const RunConfig& c) {
+  RunConfig k = stage1_part(c);
   k.taper.bases = c.taper.bases;
   k.taper.shards = c.taper.shards;
+  k.taper.training = c.taper.training;
   k.stage2 = c.stage2;
+  return k;
+}
+
+std::string baseline_key(const RunConfig& c) {
+  RunConfig k = stage1_part(c);
+  k.stage1 = {};
+  k.baseline = c.baseline;
   return to_toml(k);
 }
 
-// Copies finished stage-1/2 checkpoints of another run with the same
-// settings, so that rows differing only later do not train them again.
+std::string finetune_key(const RunConfig& c) {
+  RunConfig k = stage2_part(c);
+  k.finetune_average = c.finetune_average;
+  return to_toml(k);
+}
+
+// Stage 3 (or the naive stage) depends on everything but the baseline, the
+// fine-tuned average and the evaluation tasks.
+std::string taper_key(const RunConfig& c) {
+  RunConfig k = c;
+  k.data.workers = DataConfig{}.workers;
+  k.tasks.eval_seed = TasksConfig{}.eval_seed;
+  k.baseline = {};
+  k.finetune_average = {};
+  k.source.clear();
+  return to_toml(k);
+}
+
+struct SharedCheckpoint {
+  std::string prefix;  // checkpoint files starting with it (stage2.shard00, stage2.shard01, ...)
+  std::string (*key)(const RunConfig&);
+};
+
+const SharedCheckpoint kShared[] = {
+    {"stage1.", [](const RunConfig& c) { return to_toml(stage1_part(c)); }},
+    {"stage2.", [](const RunConfig& c) { return to_toml(stage2_part(c)); }},
+    {"stage3.", taper_key},
+    {"naive.", taper_key},
+    {"baseline.", baseline_key},
+    {"finetune_average.", finetune_key},
+};
+
+// Copies the finished checkpoints of other runs whose training of them
+// agrees with this run's, so that rows differing only in later stages (or
+// only in evaluation) never train a stage twice.
 void share_stages(const fs::path& runs, const RunConfig& c, const fs::path& dir) {
-  if (fs::exists(dir / "stage1.safetensors") || !fs::exists(runs)) return;
-  const std::string k1 = stage1_key(c), k2 = stage2_key(c);
+  if (!fs::exists(runs)) return;
   for (const auto& other : fs::directory_iterator(runs)) {
     const fs::path cfg = other.path() / "config.toml";
     if (other.path() == dir || !fs::exists(cfg) || !fs::exists(other.path() / "eval.json")) continue;
     const RunConfig o = load_config(cfg.string());
-    if (stage1_key(o) != k1) continue;
-    fs::create_directories(dir);
-    fs::copy_file(other.path() / "stage1.safetensors", dir / "stage1.safetensors");
-    if (stage2_key(o) == k2 && o.taper.training == "three-stage" && c.taper.training == "three-stage") {
+    for (const SharedCheckpoint& shared : kShared) {
+      if (shared.key(o) != shared.key(c)) continue;
       for (const auto& f : fs::directory_iterator(other.path())) {
-        if (f.path().filename().string().rfind("stage2.", 0) == 0) fs::copy_file(f.path(), dir / f.path().filename());
+        const std::string name = f.path().filename().string();
+        if (name.rfind(shared.prefix, 0) != 0 || f.path().extension() != ".safetensors") continue;
+        if (fs::exists(dir / name)) continue;
+        fs::create_directories(dir);
+        fs::copy_file(f.path(), dir / name);
+        std::fprintf(stderr, "reproduce: sharing %s of %s\n", name.c_str(), other.path().c_str());
       }
     }
-    std::fprintf(stderr, "reproduce: sharing stage checkpoints of %s\n", other.path().c_str());
-    return;
   }
 }
 
@@ -204,6 +307,21 @@ nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const f
     }
   }
   std::ifstream in(eval);
+  return nlohmann::json::parse(in);
+}
+
+// An analysis of a finished run under the evaluation config, cached in the
+// run directory by (analysis, options, evaluation config).
+nlohmann::json analysis_once(const std::string& name, const nlohmann::json& options, const RunConfig& c,
+                             const RunConfig& evaluation, const fs::path& runs) {
+  const fs::path dir = run_dir(c, runs);
+  const fs::path file = dir / ("analysis-" + name + "-" + hex(fnv1a(options.dump() + to_toml(evaluation))) + ".json");
+  if (!fs::exists(file)) {
+    TrainedRun run = load_run(dir.string(), &evaluation);
+    const nlohmann::json result = run_analysis(name, run, options);
+    write_text_file(file.string(), result.dump(1) + "\n");
+  }
+  std::ifstream in(file);
   return nlohmann::json::parse(in);
 }
 
@@ -245,35 +363,52 @@ Stats stats(const std::vector<double>& v) {
 }
 
 // Parameters of the network a row's metric uses: all classes for a standard
-// model, the task's k rows after classifier selection or personalization.
+// model (or TAPER without selection), the task's k rows after classifier
+// selection or personalization.
 int64_t parameters_per_task(const RunConfig& c, const std::string& metric, int64_t classes) {
   ResNetConfig rc{c.model.arch, c.model.stem, c.model.width, classes};
-  if (metric.find("standard") == std::string::npos) rc.num_classes = c.tasks.k_max > 0 ? c.tasks.k_max : c.tasks.k;
+  const bool all_rows = metric.find("standard") != std::string::npos || metric.find("without_selection") != std::string::npos;
+  if (!all_rows) rc.num_classes = c.tasks.k_max > 0 ? c.tasks.k_max : c.tasks.k;
   return ResNet(rc).parameter_count();
 }
 
-nlohmann::json evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs, double* training) {
+struct Evaluated {
   nlohmann::json rows = nlohmann::json::array();
+  std::map<std::string, std::vector<nlohmann::json>> analyses;  // per analysis, its result for each seed
+  double training_seconds = 0;
+};
+
+Evaluated evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs) {
+  Evaluated out;
   std::set<fs::path> used;
   for (const Row& row : spec.rows) {
+    const auto [analysis, key] = split_metric(row.metric);
     std::vector<double> values;
     int64_t params = 0;
     for (int64_t s = 0; s < seeds; ++s) {
-      const RunConfig c = effective_config(spec, row, s);
-      const nlohmann::json eval = run_once(c, effective_config(spec, row, s, true), runs);
-      if (!eval.contains(row.metric)) fail(spec.path, "row '" + row.label + "': eval.json has no metric '" + row.metric + "'");
-      values.push_back(100.0 * eval[row.metric].get<double>());
+      const RunConfig c = effective_config(spec, row, s), evaluation = effective_config(spec, row, s, true);
+      const nlohmann::json eval = run_once(c, evaluation, runs);
+      const nlohmann::json metrics =
+          analysis.empty() ? eval : analysis_once(analysis, spec.analysis.value(analysis, nlohmann::json::object()), c, evaluation, runs);
+      const nlohmann::json& source = analysis.empty() ? metrics : metrics["metrics"];
+      if (!source.contains(key)) {
+        fail(spec.path, "row '" + row.label + "': " + (analysis.empty() ? "eval.json" : "analysis " + analysis) +
+                            " has no metric '" + key + "'");
+      }
+      values.push_back(100.0 * source[key].get<double>());
       used.insert(run_dir(c, runs));
-      params = parameters_per_task(c, row.metric, eval.value("num_classes", int64_t{0}));
+      if (analysis.empty()) params = parameters_per_task(c, row.metric, eval.value("num_classes", int64_t{0}));
+      auto& per_seed = out.analyses[analysis];
+      if (!analysis.empty() && static_cast<int64_t>(per_seed.size()) == s) per_seed.push_back(metrics);
     }
     const Stats st = stats(values);
-    rows.push_back({{"label", row.label}, {"metric", row.metric}, {"values", values}, {"mean", st.mean},
-                    {"std", st.std}, {"paper", std::isnan(row.paper) ? nlohmann::json() : nlohmann::json(row.paper)},
-                    {"parameters_per_task", params}});
+    out.rows.push_back({{"label", row.label}, {"metric", row.metric}, {"values", values}, {"mean", st.mean},
+                        {"std", st.std}, {"paper", std::isnan(row.paper) ? nlohmann::json() : nlohmann::json(row.paper)},
+                        {"parameters_per_task", analysis.empty() ? nlohmann::json(params) : nlohmann::json()}});
   }
-  *training = 0.0;
-  for (const auto& dir : used) *training += training_seconds(dir);
-  return rows;
+  out.analyses.erase("");
+  for (const auto& dir : used) out.training_seconds += training_seconds(dir);
+  return out;
 }
 
 nlohmann::json judge(const Spec& spec, const nlohmann::json& rows) {
@@ -289,6 +424,7 @@ nlohmann::json judge(const Spec& spec, const nlohmann::json& rows) {
     const double diff = b["mean"].get<double>() - w["mean"].get<double>();
     const double noise = b["std"].get<double>() + w["std"].get<double>();
     std::string verdict = diff > noise ? "holds" : diff > 0 ? "holds within noise" : "does not hold";
+    if (b["values"].size() < 2) verdict += " (one seed: no noise estimate)";
     claims.push_back({{"text", c.text}, {"better", c.better}, {"worse", c.worse}, {"difference", diff},
                       {"verdict", verdict + " at this scale"}});
   }
@@ -309,7 +445,7 @@ void write_outputs(const Spec& spec, const nlohmann::json& doc, const fs::path& 
   for (const auto& r : doc["rows"]) {
     csv << '"' << r["label"].get<std::string>() << "\"," << r["metric"].get<std::string>() << ',' << r["mean"] << ','
         << r["std"] << ',' << r["values"].size() << ',' << (r["paper"].is_null() ? "" : r["paper"].dump()) << ','
-        << r["parameters_per_task"] << "\n";
+        << (r["parameters_per_task"].is_null() ? "" : r["parameters_per_task"].dump()) << "\n";
   }
   std::ofstream md(dir / (spec.name + ".md"));
   md << "# " << spec.title << "\n\nscale " << doc["scale"].get<std::string>() << ", seeds "
@@ -321,7 +457,8 @@ void write_outputs(const Spec& spec, const nlohmann::json& doc, const fs::path& 
      << "| row | ours (%, mean ± std) | paper (%) | parameters per task |\n|---|---|---|---|\n";
   for (const auto& r : doc["rows"]) {
     md << "| " << r["label"].get<std::string>() << " | " << format_cell(r) << " | "
-       << (r["paper"].is_null() ? "-" : r["paper"].dump()) << " | " << r["parameters_per_task"] << " |\n";
+       << (r["paper"].is_null() ? "-" : r["paper"].dump()) << " | "
+       << (r["parameters_per_task"].is_null() ? "-" : r["parameters_per_task"].dump()) << " |\n";
   }
   if (!doc["claims"].empty()) md << "\n| claim of the paper | ours: difference (points) | verdict |\n|---|---|---|\n";
   for (const auto& c : doc["claims"]) {
@@ -330,6 +467,7 @@ void write_outputs(const Spec& spec, const nlohmann::json& doc, const fs::path& 
     md << "| " << c["text"].get<std::string>() << " (" << c["better"].get<std::string>() << " vs "
        << c["worse"].get<std::string>() << ") | " << diff << " | " << c["verdict"].get<std::string>() << " |\n";
   }
+  for (const auto& f : doc["figures"]) md << "\n![" << f.get<std::string>() << "](" << f.get<std::string>() << ")\n";
 }
 
 std::string utc_now() {
@@ -372,10 +510,17 @@ void reproduce(const ReproduceOptions& o) {
     nlohmann::json doc = {{"name", spec.name}, {"title", spec.title}, {"scale", o.scale}, {"seeds", seeds},
                           {"tolerance", spec.tolerance}, {"command", o.command}, {"commit", commit()},
                           {"date", utc_now()}, {"machine", machine()}};
-    double training = 0.0;
-    doc["rows"] = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale, &training);
-    doc["training_seconds"] = static_cast<int64_t>(training);
+    const Evaluated ev = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale);
+    doc["rows"] = ev.rows;
+    doc["training_seconds"] = static_cast<int64_t>(ev.training_seconds);
     doc["claims"] = judge(spec, doc["rows"]);
+    doc["figures"] = nlohmann::json::array();
+    for (const auto& [analysis, per_seed] : ev.analyses) {
+      const fs::path stem = fs::path(o.results_dir) / o.scale / "figures" / (spec.name + "-" + analysis);
+      for (const std::string& p : draw_analysis(analysis, per_seed, stem.string())) {
+        doc["figures"].push_back(fs::relative(p, fs::path(o.results_dir) / o.scale).string());
+      }
+    }
     doc["wall_seconds"] = static_cast<int64_t>(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     write_outputs(spec, doc, fs::path(o.results_dir) / o.scale);

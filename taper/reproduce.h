@@ -8,19 +8,28 @@
 //   base = "base.toml"            a run config, relative to this file
 //   seeds = 3                     default seed count (--seeds overrides)
 //   tolerance = 0.015             `make regress`: allowed change of any mean
+//   extends = "../tiny/x.toml"    take another file's keys (this file's replace them;
+//                                 `set` entries add up); bases stay relative to this file
+//   set = { "tasks.k" = 20 }      overrides applied to every row (before the row's own)
 //   [[row]]                       one table cell
 //   label = "TAPER ResNet-8"
-//   metric = "taper_personalized" a key of the run's eval.json
+//   metric = "taper_personalized" a key of the run's eval.json, or "<analysis>.<key>"
+//                                 (taper/analyses.h: self_improvement, mixers, basis_similarity)
+//   base = "base-styles.toml"     this row's run config (optional; default: the file's)
 //   paper = 95.8                  the paper's value in percent (optional)
 //   set = { "model.arch" = "resnet8" }   config overrides (dotted keys)
+//   [analysis.<name>]             options of an analysis the rows use (taper/analyses.h);
+//                                 its figure goes to results/<scale>/figures/<name>-<analysis>*.svg
 //   [[claim]]                     a claim of the paper: row `better` beats row `worse`
 //   text = "..."
 //   better = "label"
 //   worse = "label"
 //
-// Rows with the same effective config share one run; runs whose stage-1 (and
-// stage-2) settings agree share those checkpoints (copied), so nothing is
-// trained twice. Runs live in runs/<scale>/ and resume after interruption.
+// Rows with the same effective config share one run; a run copies every
+// finished checkpoint (stage 1, stage 2, stage 3 or naive, baseline,
+// fine-tuned average) whose training settings agree with those of another
+// run, across experiment files, so no stage is trained twice. Runs live in
+// runs/<scale>/ and resume after interruption.
 #pragma once
 
 #include <string>

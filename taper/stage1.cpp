@@ -1,5 +1,6 @@
 // Stage 1 of §3.4: one network learns all classes with plain cross-entropy.
-// The same recipe trains the standard baseline for the total epoch budget.
+// The same recipe trains the standard baseline for the total epoch budget
+// and fine-tunes the stage-2 weight average (Table 6 row 7).
 #include <memory>
 
 #include "engine/ops.h"
@@ -9,11 +10,14 @@
 
 namespace taper {
 
-
-TrainState train_standard(const StageContext& ctx, const std::string& name, const StageConfig& stage) {
-  const Experiment& exp = ctx.exp;
+TrainState fresh_network(const Experiment& exp) {
   Generator gen = Generator(exp.config.seed).fork(1);
-  TrainState state{exp.arch.init_parameters(gen), exp.arch.init_buffers(), {}, 0};
+  return TrainState{exp.arch.init_parameters(gen), exp.arch.init_buffers(), {}, 0};
+}
+
+TrainState train_standard(const StageContext& ctx, const std::string& name, const StageConfig& stage,
+                          TrainState state) {
+  const Experiment& exp = ctx.exp;
   auto loader = std::make_shared<Loader>(exp.train, exp.loader_options(stage.optim.batch, true), exp.transform(true));
   StagePlan plan;
   plan.name = name;

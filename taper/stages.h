@@ -30,9 +30,14 @@ struct StageContext {
 // finished is not).
 void require_trainable(const StageContext& ctx, const std::string& stage);
 
-// A network trained with cross-entropy over all classes for `epochs`
-// (config.stage1 or config.baseline); `name` names its checkpoint.
-TrainState train_standard(const StageContext& ctx, const std::string& name, const StageConfig& stage);
+// The run's architecture, freshly initialised from the run's seed.
+TrainState fresh_network(const Experiment& exp);
+
+// `start` trained with cross-entropy over all classes for `stage.epochs`
+// (config.stage1 or config.baseline from fresh_network, config.finetune_average
+// from the stage-2 weight average); `name` names its checkpoint.
+TrainState train_standard(const StageContext& ctx, const std::string& name, const StageConfig& stage,
+                          TrainState start);
 
 // Q bases fine-tuned from the stage-1 network, one shard each.
 Bases train_stage2(const StageContext& ctx, const TrainState& stage1);

@@ -850,7 +850,7 @@ TEST_CASE("taper: a tiny run through all stages, personalize and predict") {
   CHECK(again.stage1.standard.overall() == eval.at("stage1_standard").get<double>());
   CHECK(again.stage1.selection.overall() == eval.at("stage1_classifier_selection").get<double>());
   CHECK(again.baseline.standard.overall() == eval.at("baseline_standard").get<double>());
-  CHECK(again.taper.overall() == eval.at("taper_personalized").get<double>());
+  CHECK(again.taper.personalized.overall() == eval.at("taper_personalized").get<double>());
 
   // Personalize for a task, save, and predict from the file alone on PNG images.
   const Task task{{0, 2, 4}, -1};
