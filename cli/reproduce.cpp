@@ -1,4 +1,4 @@
-// `taper reproduce --scale S [--only NAME,...] [--seeds N] [--check]`.
+// `taper reproduce --scale S [--only NAME,...] [--seeds N] [--check | --plan]`.
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -10,7 +10,7 @@
 namespace taper::cli {
 
 const char kReproduceHelp[] =
-    "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check]\n\n"
+    "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check | --plan]\n\n"
     "Runs the paper's tables and figures as experiments/SCALE/NAME.toml describe them\n"
     "(SCALE: tiny, mini, gpu, paper), across seeds, sharing runs and stage checkpoints\n"
     "between rows, resuming interrupted runs (runs/SCALE/), and writes\n"
@@ -20,7 +20,9 @@ const char kReproduceHelp[] =
     "  --seeds N        seeds per row (default: each file's own)\n"
     "  --check          regression mode (`make regress`): run into build/regress/ and\n"
     "                   compare every row with the committed results/SCALE/NAME.json\n"
-    "                   within the file's tolerance; exit 1 on any difference\n";
+    "                   within the file's tolerance; exit 1 on any difference\n"
+    "  --plan           check every experiment file and print, per experiment, its\n"
+    "                   rows and the runs they need (finished, or to train); trains nothing\n";
 
 namespace {
 
@@ -35,13 +37,15 @@ std::vector<std::string> split(const std::string& list) {
 }  // namespace
 
 int run_reproduce(int argc, char** argv) {
-  const Args args(argc, argv, {"--scale", "--only", "--seeds"}, {"--check"});
+  const Args args(argc, argv, {"--scale", "--only", "--seeds"}, {"--check", "--plan"});
   args.expect_positional(0, "no positional arguments");
   if (!args.has("--scale")) throw std::invalid_argument("--scale is required (tiny, mini, gpu or paper)");
   ReproduceOptions o;
   o.scale = args.get("--scale");
   o.only = split(args.get("--only"));
   o.seeds = args.count("--seeds", 0);
+  o.plan = args.has("--plan");
+  if (o.plan && args.has("--check")) throw std::invalid_argument("--plan and --check exclude each other");
   for (int i = 0; i < argc; ++i) o.command += (i ? " " : "taper ") + std::string(argv[i]);
   if (!args.has("--check")) {
     reproduce(o);

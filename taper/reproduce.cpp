@@ -477,6 +477,30 @@ std::string utc_now() {
   return buf;
 }
 
+// Per experiment: rows, seeds, and the distinct runs they need, finished or
+// not; then the scale's distinct runs overall (experiments share runs).
+void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
+  const fs::path runs = fs::path(o.runs_dir) / o.scale;
+  std::set<fs::path> all, all_done;
+  for (const Spec& spec : specs) {
+    const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
+    std::set<fs::path> needed, done;
+    for (const Row& row : spec.rows) {
+      for (int64_t s = 0; s < seeds; ++s) {
+        const fs::path dir = run_dir(effective_config(spec, row, s), runs);
+        needed.insert(dir);
+        if (fs::exists(dir / "eval.json")) done.insert(dir);
+      }
+    }
+    all.insert(needed.begin(), needed.end());
+    all_done.insert(done.begin(), done.end());
+    std::printf("%-10s %3zu rows x %lld seeds: %2zu runs, %2zu finished  (%s)\n", spec.name.c_str(), spec.rows.size(),
+                static_cast<long long>(seeds), needed.size(), done.size(), spec.title.c_str());
+  }
+  std::printf("scale %s: %zu distinct runs, %zu finished, under %s\n", o.scale.c_str(), all.size(), all_done.size(),
+              runs.c_str());
+}
+
 }  // namespace
 
 std::vector<std::string> experiment_names(const std::string& experiments_dir, const std::string& scale) {
@@ -501,6 +525,10 @@ void reproduce(const ReproduceOptions& o) {
     if (!fs::exists(path)) throw ConfigError(path.string() + ": no such experiment at scale " + o.scale);
     specs.push_back(read_spec(path.string(), name));
     for (const Row& r : specs.back().rows) effective_config(specs.back(), r, 0);
+  }
+  if (o.plan) {
+    print_plan(specs, o);
+    return;
   }
   for (const Spec& spec : specs) {
     const auto start = std::chrono::steady_clock::now();

@@ -43,6 +43,7 @@ struct ReproduceOptions {
   int64_t seeds = 0;              // 0: each file's own
   std::string experiments_dir = "experiments", results_dir = "results", runs_dir = "runs";
   std::string command;            // recorded in the results
+  bool plan = false;              // print the runs each experiment needs; train nothing
 };
 
 void reproduce(const ReproduceOptions& options);

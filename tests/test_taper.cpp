@@ -31,6 +31,9 @@
 #include "nn/resnet.h"
 #include "taper/basis_mixing.h"
 #include "taper/classifier_selection.h"
+#include "taper/mixer_analysis.h"
+#include "taper/self_improvement.h"
+#include "taper/svg_figure.h"
 #include "taper/config.h"
 #include "taper/experiment.h"
 #include "taper/mixer_predictor.h"
@@ -839,6 +842,15 @@ TEST_CASE("taper: a tiny run through all stages, personalize and predict") {
   // The label is in its task, so a correct arg-max over all classes stays correct within the task.
   CHECK(eval.at("stage1_classifier_selection").get<double>() >= eval.at("stage1_standard").get<double>());
   CHECK(eval.at("baseline_classifier_selection").get<double>() >= eval.at("baseline_standard").get<double>());
+  CHECK(eval.at("taper_personalized").get<double>() >= eval.at("taper_without_selection").get<double>());
+  // Table 6's extra rows; no fine-tuned average unless configured.
+  for (const char* key : {"stage2_classifier_selection", "uniform_average_classifier_selection", "taper_without_selection"}) {
+    CAPTURE(key);
+    REQUIRE(eval.contains(key));
+    CHECK(eval.at(key).get<double>() >= 0.0);
+    CHECK(eval.at(key).get<double>() <= 1.0);
+  }
+  CHECK_FALSE(eval.contains("finetuned_average_classifier_selection"));
 
   // Reading the run back gives the same evaluation.
   TrainedRun run = load_run(run_dir);
@@ -851,6 +863,22 @@ TEST_CASE("taper: a tiny run through all stages, personalize and predict") {
   CHECK(again.stage1.selection.overall() == eval.at("stage1_classifier_selection").get<double>());
   CHECK(again.baseline.standard.overall() == eval.at("baseline_standard").get<double>());
   CHECK(again.taper.personalized.overall() == eval.at("taper_personalized").get<double>());
+  CHECK(again.taper.without_selection.overall() == eval.at("taper_without_selection").get<double>());
+  CHECK(again.stage2_selection.overall() == eval.at("stage2_classifier_selection").get<double>());
+  // Row (5) pools the bases: the mean of each basis's own accuracy.
+  double mean_of_bases = 0.0;
+  for (int64_t q = 0; q < run.stage2.count(); ++q) {
+    TrainState basis{run.stage2.params[q], run.stage2.buffers[q], {}, 0};
+    mean_of_bases += evaluate_standard(run.exp, basis, run.exp.eval_tasks()).selection.overall() / run.stage2.count();
+  }
+  CHECK(again.stage2_selection.overall() == doctest::Approx(mean_of_bases).epsilon(1e-12));
+  // Stage 3 trained copies: the stage-2 bases are still the stage-2 checkpoints.
+  {
+    Generator gen(0);
+    TrainState shard0{run.exp.arch.init_parameters(gen), run.exp.arch.init_buffers(), {}, 0};
+    load_state(run_dir + "/stage2.shard00.safetensors", shard0);
+    for (const auto& [n, t] : shard0.params) CHECK(same_bits(t, run.stage2.params[0].at(n)));
+  }
 
   // Personalize for a task, save, and predict from the file alone on PNG images.
   const Task task{{0, 2, 4}, -1};
@@ -1002,4 +1030,174 @@ worse = "selection"
   CHECK_THROWS_WITH_AS(reproduce(o), doctest::Contains("eval may only set tasks.* keys"), ConfigError);
   dir.write("experiments/unit/bad.toml", "title = \"x\"\nbase = \"base.toml\"\ncolour = 1\n");
   CHECK_THROWS_WITH_AS(reproduce(o), doctest::Contains("unknown key 'colour'"), ConfigError);
+}
+
+TEST_CASE("taper: basis similarity is the cosine of the flattened parameters, raw or centered") {
+  Bases bases;
+  auto basis = [](std::vector<float> a, std::vector<float> b) {
+    TensorMap m;
+    m["a"] = Tensor::from_vector(a, {static_cast<int64_t>(a.size())});
+    m["b"] = Tensor::from_vector(b, {static_cast<int64_t>(b.size())});
+    return m;
+  };
+  bases.params = {basis({1, 0}, {0}), basis({0, 1}, {0}), basis({2, 0}, {0})};
+  const auto raw = basis_similarity(bases, false);
+  CHECK(raw[0][0] == doctest::Approx(1.0));
+  CHECK(raw[0][1] == doctest::Approx(0.0));  // orthogonal
+  CHECK(raw[0][2] == doctest::Approx(1.0));  // same direction, other length
+  CHECK(raw[1][2] == raw[2][1]);
+  bases.params = {basis({1, 0}, {3}), basis({-1, 0}, {3})};
+  const auto centered = basis_similarity(bases, true);
+  CHECK(centered[0][1] == doctest::Approx(-1.0));  // deviations from the mean point apart
+  CHECK(basis_similarity(bases, false)[0][1] == doctest::Approx(8.0 / 10.0));
+}
+
+TEST_CASE("taper: SVG figures hold their series and labels, escaped, and refuse empty data") {
+  const std::string chart = line_chart_svg({"a <title>", "x", "y"}, {Series{"ours & theirs", {0, 1, 2}, {10, 20, 15}, {1, 1, 1}}});
+  CHECK(chart.rfind("<svg", 0) == 0);
+  CHECK(chart.find("</svg>") != std::string::npos);
+  CHECK(chart.find("a &lt;title&gt;") != std::string::npos);
+  CHECK(chart.find("ours &amp; theirs") != std::string::npos);
+  CHECK(chart.find("<polyline") != std::string::npos);
+  const std::string map = heatmap_svg({"m", "", ""}, {"r0", "r1"}, {"c0", "c1"}, {{0.0, 0.5}, {0.25, 1.0}}, 0.0, 1.0);
+  CHECK(map.find(">0.25<") != std::string::npos);  // small grids print their values
+  CHECK(map.find(">r1<") != std::string::npos);
+  CHECK_THROWS_AS(heatmap_svg({"m", "", ""}, {}, {}, {}, 0.0, 1.0), std::invalid_argument);
+  CHECK_THROWS_AS(line_chart_svg({"m", "", ""}, {}), std::invalid_argument);
+}
+
+TEST_CASE("taper: self-improvement and mixer analyses on a tiny run") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  const RunConfig config = load_config(config_path("tiny_e2e.toml"));
+  train_run(config, dir / "run", false);
+  TrainedRun run = load_run(dir / "run");
+  const SelfImprovementCurve c = self_improvement(run.exp, run.stage1, run.taper, {4, 3, 5});
+  REQUIRE(c.accuracy.size() == 4);
+  REQUIRE(c.recall.size() == 4);
+  CHECK(c.recall[0] == 0.0);
+  for (size_t s = 0; s < c.accuracy.size(); ++s) {
+    CHECK(c.accuracy[s] >= 0.0);
+    CHECK(c.accuracy[s] <= 1.0);
+    CHECK(c.recall[s] <= 1.0 + 1e-12);
+  }
+  // Within the true task the standard network can only gain (the label is in the task).
+  CHECK(c.oracle_selection >= c.accuracy[0]);
+  // Deterministic: the same options give the same curve.
+  const SelfImprovementCurve again = self_improvement(run.exp, run.stage1, run.taper, {4, 3, 5});
+  CHECK(again.accuracy == c.accuracy);
+
+  const auto& supers = run.exp.test->meta.super_names;
+  const std::string a = supers.at(run.exp.test->meta.super_of_class.at(0));
+  const std::string b = supers.at(run.exp.test->meta.super_of_class.at(1));
+  const MixerStudy m = mixers_of_super_categories(run.exp, run.taper, {a, b}, 3, 1);
+  REQUIRE(m.tasks.size() == 6);
+  CHECK(m.tasks[0].group == a);
+  CHECK(m.tasks[5].group == b);
+  for (const TaskMixers& t : m.tasks) {
+    REQUIRE(t.mixers.size() == static_cast<size_t>(run.exp.layout.num_blocks * config.taper.bases));
+    double sum = 0.0;
+    for (double v : t.mixers) sum += v;
+    CHECK(sum == doctest::Approx(run.exp.layout.num_blocks).epsilon(1e-5));  // one softmax per block
+  }
+  CHECK(m.within >= 0.0);
+  CHECK(m.between <= 1.0);
+  CHECK_THROWS_WITH(mixers_of_super_categories(run.exp, run.taper, {"dragons", b}, 3, 1),
+                    doctest::Contains("super-category 'dragons' is not one of cifar100's"));
+}
+
+TEST_CASE("taper reproduce: extends, shared set, per-row bases, analyses with figures, stage 3 shared across files") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  const std::string base = read_bytes(config_path("tiny_e2e.toml"));
+  dir.write("experiments/parent/base.toml", base);
+  dir.write("experiments/parent/exp.toml", R"(title = "parent"
+base = "base.toml"
+seeds = 1
+set = { "tasks.k" = 2 }
+[[row]]
+label = "TAPER"
+metric = "taper_personalized"
+set = {}
+)");
+  dir.write("experiments/unit/base.toml", base);
+  std::string other_base = base;
+  other_base.replace(other_base.find("k = 3"), 5, "k = 4");
+  dir.write("experiments/unit/base-other.toml", other_base);
+  // A child that keeps the parent's rows, adds to its `set`, uses its own base.
+  dir.write("experiments/unit/child.toml", R"(extends = "../parent/exp.toml"
+set = { "finetune_average.epochs" = 1 }
+)");
+  dir.write("experiments/unit/fig.toml", R"(title = "fig"
+base = "base.toml"
+seeds = 1
+[analysis.self_improvement]
+tasks = 2
+steps = 2
+[[row]]
+label = "step 0"
+metric = "self_improvement.step0"
+[[row]]
+label = "step 2"
+metric = "self_improvement.step2"
+[[row]]
+label = "other base"
+metric = "taper_personalized"
+base = "base-other.toml"
+[[row]]
+label = "fine-tuned average"
+metric = "finetuned_average_classifier_selection"
+set = { "finetune_average.epochs" = 1 }
+)");
+  ReproduceOptions o;
+  o.scale = "unit";
+  o.experiments_dir = dir.str() + "/experiments";
+  o.results_dir = dir.str() + "/results";
+  o.runs_dir = dir.str() + "/runs";
+  o.command = "unit test";
+  o.only = {"fig"};
+  reproduce(o);
+  const nlohmann::json fig = nlohmann::json::parse(read_bytes(dir.str() + "/results/unit/fig.json"));
+  REQUIRE(fig["rows"].size() == 4);
+  CHECK(fig["rows"][0]["parameters_per_task"].is_null());  // an analysis row has no network of its own
+  REQUIRE(fig["figures"].size() == 1);
+  CHECK(fig["figures"][0] == "figures/fig-self_improvement.svg");
+  CHECK(read_bytes(dir.str() + "/results/unit/figures/fig-self_improvement.svg").find("self-improvement") !=
+        std::string::npos);
+  CHECK(read_bytes(dir.str() + "/results/unit/fig.md").find("![figures/fig-self_improvement.svg]") != std::string::npos);
+
+  // Three runs: base.toml, base-other.toml (k = 4), and base.toml with the fine-tune,
+  // which copied every checkpoint of the first and trained only the fine-tune.
+  std::vector<fs::path> runs;
+  for (const auto& e : fs::directory_iterator(dir.str() + "/runs/unit")) runs.push_back(e.path());
+  REQUIRE(runs.size() == 3);
+  int finetuned = 0;
+  for (const fs::path& r : runs) {
+    if (!fs::exists(r / "finetune_average.safetensors")) continue;
+    ++finetuned;
+    const std::string log = read_bytes((r / "log.jsonl").string());
+    CHECK(log.find("\"finetune_average\"") != std::string::npos);
+    CHECK(log.find("\"stage3\"") == std::string::npos);  // shared, not retrained
+    CHECK(log.find("\"stage1\"") == std::string::npos);
+  }
+  CHECK(finetuned == 1);
+
+  o.only = {"child"};
+  reproduce(o);
+  const nlohmann::json child = nlohmann::json::parse(read_bytes(dir.str() + "/results/unit/child.json"));
+  CHECK(child["title"] == "parent");
+  // The child's run has the parent's override and its own.
+  bool found = false;
+  for (const auto& e : fs::directory_iterator(dir.str() + "/runs/unit")) {
+    const RunConfig c = load_config((e.path() / "config.toml").string());
+    found = found || (c.tasks.k == 2 && c.finetune_average.epochs == 1);
+  }
+  CHECK(found);
+  dir.write("experiments/unit/loop.toml", "extends = \"loop.toml\"\n");
+  o.only = {"loop"};
+  CHECK_THROWS_WITH_AS(reproduce(o), doctest::Contains("'extends' chain"), ConfigError);
+  dir.write("experiments/unit/badmetric.toml",
+            "title = \"x\"\nbase = \"base.toml\"\n[[row]]\nlabel = \"a\"\nmetric = \"colour.hue\"\n");
+  o.only = {"badmetric"};
+  CHECK_THROWS_WITH_AS(reproduce(o), doctest::Contains("names no analysis"), ConfigError);
 }
