@@ -1,4 +1,4 @@
-// `taper reproduce --scale S [--only NAME,...] [--seeds N] [--check | --plan]`.
+// `taper reproduce --scale S [--only NAME,...] [--seeds N] [--check | --plan | --claims]`.
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -10,7 +10,7 @@
 namespace taper::cli {
 
 const char kReproduceHelp[] =
-    "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check | --plan]\n\n"
+    "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check | --plan | --claims]\n\n"
     "Runs the paper's tables and figures as experiments/SCALE/NAME.toml describe them\n"
     "(SCALE: tiny, mini, gpu, paper), across seeds, sharing runs and stage checkpoints\n"
     "between rows, resuming interrupted runs (runs/SCALE/), and writes\n"
@@ -22,7 +22,9 @@ const char kReproduceHelp[] =
     "                   compare every row with the committed results/SCALE/NAME.json\n"
     "                   within the file's tolerance; exit 1 on any difference\n"
     "  --plan           check every experiment file and print, per experiment, its\n"
-    "                   rows and the runs they need (finished, or to train); trains nothing\n";
+    "                   rows and the runs they need (finished, or to train); trains nothing\n"
+    "  --claims         print every claim of results/SCALE/*.json as one Markdown table\n"
+    "                   (the paper's numbers, ours, the verdict, the command); trains nothing\n";
 
 namespace {
 
@@ -37,13 +39,17 @@ std::vector<std::string> split(const std::string& list) {
 }  // namespace
 
 int run_reproduce(int argc, char** argv) {
-  const Args args(argc, argv, {"--scale", "--only", "--seeds"}, {"--check", "--plan"});
+  const Args args(argc, argv, {"--scale", "--only", "--seeds"}, {"--check", "--plan", "--claims"});
   args.expect_positional(0, "no positional arguments");
   if (!args.has("--scale")) throw std::invalid_argument("--scale is required (tiny, mini, gpu or paper)");
   ReproduceOptions o;
   o.scale = args.get("--scale");
   o.only = split(args.get("--only"));
   o.seeds = args.count("--seeds", 0);
+  if (args.has("--claims")) {
+    std::fputs(claims_table(o.results_dir, o.scale).c_str(), stdout);
+    return 0;
+  }
   o.plan = args.has("--plan");
   if (o.plan && args.has("--check")) throw std::invalid_argument("--plan and --check exclude each other");
   for (int i = 0; i < argc; ++i) o.command += (i ? " " : "taper ") + std::string(argv[i]);

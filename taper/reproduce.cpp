@@ -557,6 +557,47 @@ void reproduce(const ReproduceOptions& o) {
   }
 }
 
+namespace {
+std::string paper_pair(const nlohmann::json& better, const nlohmann::json& worse) {
+  if (better["paper"].is_null() || worse["paper"].is_null()) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f vs %.1f", better["paper"].get<double>(), worse["paper"].get<double>());
+  return buf;
+}
+
+const nlohmann::json& row_named(const nlohmann::json& doc, const std::string& label) {
+  for (const auto& r : doc["rows"]) {
+    if (r["label"] == label) return r;
+  }
+  throw ConfigError(doc["name"].get<std::string>() + ": claim names unknown row '" + label + "'");
+}
+}  // namespace
+
+std::string claims_table(const std::string& results_dir, const std::string& scale) {
+  const fs::path dir = fs::path(results_dir) / scale;
+  if (!fs::is_directory(dir)) throw ConfigError(dir.string() + ": no results for scale " + scale);
+  std::vector<fs::path> files;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    if (f.path().extension() == ".json") files.push_back(f.path());
+  }
+  std::sort(files.begin(), files.end());
+  std::ostringstream md;
+  md << "| experiment | claim of the paper | paper | ours at " << scale << " scale (mean over seeds) | verdict | command |\n"
+     << "|---|---|---|---|---|---|\n";
+  for (const fs::path& f : files) {
+    std::ifstream in(f);
+    const nlohmann::json doc = nlohmann::json::parse(in);
+    for (const auto& c : doc["claims"]) {
+      const auto &b = row_named(doc, c["better"]), &w = row_named(doc, c["worse"]);
+      md << "| " << doc["name"].get<std::string>() << " | " << c["text"].get<std::string>() << " | "
+         << paper_pair(b, w) << " | " << format_cell(b) << " vs " << format_cell(w) << " ("
+         << doc["seeds"].get<int64_t>() << (doc["seeds"].get<int64_t>() == 1 ? " seed) | " : " seeds) | ") << c["verdict"].get<std::string>() << " | `"
+         << doc["command"].get<std::string>() << "` |\n";
+    }
+  }
+  return md.str();
+}
+
 std::vector<std::string> compare_results(const std::string& expected_json, const std::string& actual_json) {
   std::ifstream e(expected_json), a(actual_json);
   if (!e) return {expected_json + ": missing"};

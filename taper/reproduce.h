@@ -52,6 +52,11 @@ void reproduce(const ReproduceOptions& options);
 // except base and base-* (the scale's run configs) and smoke (a plain run config).
 std::vector<std::string> experiment_names(const std::string& experiments_dir, const std::string& scale);
 
+// Every claim of a scale's results (results/<scale>/*.json) as one Markdown
+// table: experiment, claim, the paper's numbers, ours, the verdict and the
+// command that produced it (the README's closing table).
+std::string claims_table(const std::string& results_dir, const std::string& scale);
+
 // Compares freshly written results with committed ones: every row mean must
 // stay within the experiment's tolerance. Returns the failures (empty: pass).
 std::vector<std::string> compare_results(const std::string& expected_json, const std::string& actual_json);
