@@ -106,6 +106,17 @@ LoaderOptions Experiment::loader_options(int64_t batch, bool train) const {
 
 std::vector<Task> Experiment::eval_tasks() const { return assign_tasks(*test, sampler, config.tasks.eval_seed, 0); }
 
+std::vector<Batch> decode_images(const Experiment& exp, std::shared_ptr<const Dataset> data,
+                                 std::vector<int64_t> indices) {
+  LoaderOptions o = exp.loader_options(256, false);
+  o.order = [indices = std::move(indices)](int64_t) { return indices; };
+  Loader loader(std::move(data), o, exp.transform(false));
+  loader.start_epoch(0);
+  std::vector<Batch> batches;
+  for (Batch b; loader.next(b);) batches.push_back(std::move(b));
+  return batches;
+}
+
 Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end) {
   Shape shape = x.shape();
   const int64_t per_row = x.numel() / shape.dims[0];

@@ -42,4 +42,9 @@ struct Experiment {
 // Rows [begin, end) of a batch of images (no gradient needed for inputs).
 Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end);
 
+// The images at `indices` of `data` (in that order) through the run's
+// evaluation transform, in batches of at most 256.
+std::vector<Batch> decode_images(const Experiment& exp, std::shared_ptr<const Dataset> data,
+                                 std::vector<int64_t> indices);
+
 }  // namespace taper

@@ -11,10 +11,14 @@
 namespace taper {
 
 MixedNetwork mix_for_task(const Experiment& exp, const TaperModel& model, const Task& task) {
+  return mix_for_description(exp, model, exp.describe_all({task}));
+}
+
+MixedNetwork mix_for_description(const Experiment& exp, const TaperModel& model, const Tensor& description) {
   NoGradGuard no_grad;
   TensorMap pred_buffers = model.predictor_buffers;
   MixedNetwork m;
-  m.mixers = exp.predictor.mixers(model.predictor_params, pred_buffers, exp.describe_all({task}), false)[0];
+  m.mixers = exp.predictor.mixers(model.predictor_params, pred_buffers, description, false)[0];
   for (const auto& [n, t] : mix_parameters(exp.arch, exp.layout, model.bases, m.mixers)) m.params[n] = t.detach();
   m.buffers = mix_buffers(exp.arch, exp.layout, model.bases, m.mixers);
   return m;

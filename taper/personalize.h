@@ -30,6 +30,9 @@ struct MixedNetwork {
   TensorMap params, buffers;
 };
 MixedNetwork mix_for_task(const Experiment& exp, const TaperModel& model, const Task& task);
+// The same from a description vector [1, D] of the mixer predictor's input
+// (zero-shot tasks of classes the run never saw have no Task of its own).
+MixedNetwork mix_for_description(const Experiment& exp, const TaperModel& model, const Tensor& description);
 
 PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task);
 

@@ -17,13 +17,7 @@ namespace {
 std::vector<Batch> task_stream(const Experiment& exp, const Task& task, Generator& gen) {
   std::vector<int64_t> pool = images_of(*exp.test, task.classes, task.domain);
   for (size_t i = pool.size(); i > 1; --i) std::swap(pool[i - 1], pool[gen.below(i)]);
-  LoaderOptions o = exp.loader_options(256, false);
-  o.order = [pool](int64_t) { return pool; };
-  Loader loader(exp.test, o, exp.transform(false));
-  loader.start_epoch(0);
-  std::vector<Batch> batches;
-  for (Batch b; loader.next(b);) batches.push_back(std::move(b));
-  return batches;
+  return decode_images(exp, exp.test, std::move(pool));
 }
 
 struct Predictions {

@@ -968,6 +968,17 @@ TEST_CASE("taper: a tiny run with one mixer, shared BatchNorm statistics and no 
   for (const auto& [n, t] : pm.buffers) CHECK(max_abs_diff(t, run.taper.bases.buffers[0].at(n)) <= 1e-6);
 }
 
+// Options for the scale "unit" laid out in a temporary folder.
+ReproduceOptions unit_scale(const TempDir& dir) {
+  ReproduceOptions o;
+  o.scale = "unit";
+  o.experiments_dir = dir.str() + "/experiments";
+  o.results_dir = dir.str() + "/results";
+  o.runs_dir = dir.str() + "/runs";
+  o.command = "unit test";
+  return o;
+}
+
 TEST_CASE("taper reproduce: rows, shared runs, evaluation overrides, results and the regression check") {
   SKIP_WITHOUT_CIFAR100();
   TempDir dir;
@@ -997,12 +1008,7 @@ text = "TAPER beats selection"
 better = "TAPER"
 worse = "selection"
 )");
-  ReproduceOptions o;
-  o.scale = "unit";
-  o.experiments_dir = dir.str() + "/experiments";
-  o.results_dir = dir.str() + "/results";
-  o.runs_dir = dir.str() + "/runs";
-  o.command = "unit test";
+  ReproduceOptions o = unit_scale(dir);
   reproduce(o);
   const std::string json_path = dir.str() + "/results/unit/exp.json";
   std::ifstream in(json_path);
@@ -1149,12 +1155,7 @@ label = "fine-tuned average"
 metric = "finetuned_average_classifier_selection"
 set = { "finetune_average.epochs" = 1 }
 )");
-  ReproduceOptions o;
-  o.scale = "unit";
-  o.experiments_dir = dir.str() + "/experiments";
-  o.results_dir = dir.str() + "/results";
-  o.runs_dir = dir.str() + "/runs";
-  o.command = "unit test";
+  ReproduceOptions o = unit_scale(dir);
   o.only = {"fig"};
   reproduce(o);
   const nlohmann::json fig = nlohmann::json::parse(read_bytes(dir.str() + "/results/unit/fig.json"));
