@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstring>
 
 #include "engine/cpu/cpu_backend.h"
@@ -51,6 +52,34 @@ void CpuBackend::relu_backward(const Tensor& out, const Tensor& grad_out, Tensor
   const int64_t n = grad_in.numel();
 #pragma omp parallel for simd if (n > kParallelGrain)
   for (int64_t i = 0; i < n; ++i) gi[i] = po[i] > 0.0f ? g[i] : 0.0f;
+}
+
+namespace {
+constexpr double kInvSqrt2 = 0.70710678118654752440, kInvSqrt2Pi = 0.39894228040143267794;
+}
+
+void CpuBackend::gelu(const Tensor& x, Tensor& out) {
+  const float* px = x.f32();
+  float* o = out.f32();
+  const int64_t n = out.numel();
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = px[i];
+    o[i] = static_cast<float>(0.5 * v * (1.0 + std::erf(v * kInvSqrt2)));
+  }
+}
+
+// d/dx x Phi(x) = Phi(x) + x phi(x).
+void CpuBackend::gelu_backward(const Tensor& x, const Tensor& grad_out, Tensor& grad_in) {
+  const float *px = x.f32(), *pg = grad_out.f32();
+  float* o = grad_in.f32();
+  const int64_t n = grad_in.numel();
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    const double v = px[i];
+    const double cdf = 0.5 * (1.0 + std::erf(v * kInvSqrt2)), pdf = kInvSqrt2Pi * std::exp(-0.5 * v * v);
+    o[i] = static_cast<float>(pg[i] * (cdf + v * pdf));
+  }
 }
 
 }  // namespace taper
