@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "taper/config.h"
+#include "taper/content_hash.h"
 #include "taper/pipeline.h"
 
 namespace taper {
@@ -121,18 +122,6 @@ RunConfig effective_config(const Spec& spec, const Row& row, int64_t seed, bool 
   return parse_config(text.str(), spec.path + " row '" + row.label + "' (base " + base_path + ")");
 }
 
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-std::string hex(uint64_t h) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 // What stage 1 depends on, and stage 2 on top of it.
 std::string stage1_key(RunConfig c) {
   RunConfig k;
@@ -173,7 +162,7 @@ void share_stages(const fs::path& runs, const RunConfig& c, const fs::path& dir)
   }
 }
 
-fs::path run_dir(const RunConfig& c, const fs::path& runs) { return runs / hex(fnv1a(to_toml(c))); }
+fs::path run_dir(const RunConfig& c, const fs::path& runs) { return runs / content_hash(to_toml(c)); }
 
 // Seconds of training recorded in a run's epoch log (reused runs cost
 // nothing now, but their numbers cost this much once).
@@ -197,7 +186,7 @@ nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const f
   }
   fs::path eval = dir / "eval.json";
   if (to_toml(evaluation) != to_toml(c)) {
-    eval = dir / ("eval-" + hex(fnv1a(to_toml(evaluation))) + ".json");
+    eval = dir / ("eval-" + content_hash(to_toml(evaluation)) + ".json");
     if (!fs::exists(eval)) {
       TrainedRun run = load_run(dir.string(), &evaluation);
       write_eval(dir.string(), evaluate_run(run), evaluation, eval.filename().string());
