@@ -88,9 +88,20 @@ TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation) {
                       "/config.toml) only in [tasks]");
   }
   const Experiment exp = Experiment::create(config);
+  std::shared_ptr<const TaskDescriber> trained_describer;
+  if (trained.tasks.description != config.tasks.description) {
+    trained_describer = std::make_shared<const TaskDescriber>(trained.tasks.description, config.data.dataset,
+                                                              exp.train->meta, config.tasks.sampler == "domain");
+    if (trained_describer->dim() != exp.describer->dim()) {
+      throw ConfigError(config.source + ": tasks.description = \"" + config.tasks.description + "\" gives " +
+                        std::to_string(exp.describer->dim()) + "-dimensional descriptions, but " + run_dir +
+                        " was trained on \"" + trained.tasks.description + "\" ones of " +
+                        std::to_string(trained_describer->dim()));
+    }
+  }
   StageContext ctx{exp, run_dir, true, {}, true};
   Stages s = run_stages(ctx);
-  return TrainedRun{exp, s.stage1, s.taper, s.baseline};
+  return TrainedRun{exp, s.stage1, s.taper, s.baseline, trained_describer};
 }
 
 EvalSummary evaluate_run(TrainedRun& run) {
@@ -102,6 +113,7 @@ EvalSummary evaluate_run(TrainedRun& run) {
   e.stage1 = evaluate_standard(run.exp, run.stage1, tasks);
   if (!run.baseline.params.empty()) e.baseline = evaluate_standard(run.exp, run.baseline, tasks);
   e.taper = evaluate_taper(run.exp, run.taper, tasks);
+  if (run.trained_describer) e.mixer_cosine = mean_mixer_cosine(run.exp, run.taper, tasks, *run.trained_describer);
   return e;
 }
 
@@ -119,6 +131,8 @@ void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfi
   put(j, "stage1_standard", e.stage1.standard, e.domains);
   put(j, "stage1_classifier_selection", e.stage1.selection, e.domains);
   put(j, "taper_personalized", e.taper, e.domains);
+  j["task_description"] = config.tasks.description;
+  if (e.mixer_cosine) j["mixer_cosine"] = *e.mixer_cosine;
   if (config.baseline.epochs > 0) {
     put(j, "baseline_standard", e.baseline.standard, e.domains);
     put(j, "baseline_classifier_selection", e.baseline.selection, e.domains);
@@ -136,6 +150,9 @@ void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfi
   std::printf("  standard (stage 1)                           %6.2f%%\n", 100 * e.stage1.standard.overall());
   std::printf("  classifier selection (stage 1)               %6.2f%%\n", 100 * e.stage1.selection.overall());
   std::printf("  TAPER personalized                           %6.2f%%\n", 100 * e.taper.overall());
+  if (e.mixer_cosine) {
+    std::printf("  mixer cosine, trained vs %s descriptions  %8.4f\n", config.tasks.description.c_str(), *e.mixer_cosine);
+  }
 }
 
 }  // namespace taper

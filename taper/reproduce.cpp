@@ -17,6 +17,7 @@
 #include "taper/config.h"
 #include "taper/content_hash.h"
 #include "taper/pipeline.h"
+#include "taper/sentence_encoder.h"
 
 namespace taper {
 
@@ -344,7 +345,7 @@ std::vector<std::string> experiment_names(const std::string& experiments_dir, co
   return names;
 }
 
-void reproduce(const ReproduceOptions& o) {
+std::vector<std::string> reproduce(const ReproduceOptions& o) {
   const std::vector<std::string> names = o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only;
   std::vector<Spec> specs;  // all read first: a bad file fails before any training
   for (const auto& name : names) {
@@ -353,6 +354,7 @@ void reproduce(const ReproduceOptions& o) {
     specs.push_back(read_spec(path.string(), name));
     for (const Row& r : specs.back().rows) effective_config(specs.back(), r, 0);
   }
+  std::vector<std::string> skipped;
   for (const Spec& spec : specs) {
     const auto start = std::chrono::steady_clock::now();
     const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
@@ -362,7 +364,13 @@ void reproduce(const ReproduceOptions& o) {
                           {"tolerance", spec.tolerance}, {"command", o.command}, {"commit", commit()},
                           {"date", utc_now()}, {"machine", machine()}};
     double training = 0.0;
-    doc["rows"] = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale, &training);
+    try {
+      doc["rows"] = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale, &training);
+    } catch (const TextModelMissing& e) {
+      std::fprintf(stderr, "reproduce: skipped %s/%s: %s\n", o.scale.c_str(), spec.name.c_str(), e.what());
+      skipped.push_back(spec.name);
+      continue;
+    }
     doc["training_seconds"] = static_cast<int64_t>(training);
     doc["claims"] = judge(spec, doc["rows"]);
     doc["wall_seconds"] = static_cast<int64_t>(
@@ -371,6 +379,7 @@ void reproduce(const ReproduceOptions& o) {
     std::fprintf(stderr, "reproduce: wrote %s/%s/%s.{md,csv,json}\n", o.results_dir.c_str(), o.scale.c_str(),
                  spec.name.c_str());
   }
+  return skipped;
 }
 
 std::vector<std::string> compare_results(const std::string& expected_json, const std::string& actual_json) {

@@ -36,7 +36,10 @@ struct ReproduceOptions {
   std::string command;            // recorded in the results
 };
 
-void reproduce(const ReproduceOptions& options);
+// Returns the experiments skipped because their runs need the text model
+// (tasks.description = "text" / "definitions") and `make text-model` has not
+// been run; each is reported on stderr with how to get the model.
+std::vector<std::string> reproduce(const ReproduceOptions& options);
 
 // The experiment names of a scale: the file stems under experiments/<scale>/
 // except base and base-* (the scale's run configs) and smoke (a plain run config).

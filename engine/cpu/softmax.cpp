@@ -61,13 +61,15 @@ void CpuBackend::masked_softmax(const Tensor& x, const Tensor& mask, Tensor& y) 
     for (int64_t j = 0; j < cols; ++j) {
       if (keep[j] != 0.0f) peak = std::max(peak, xr[j]);
     }
+    // Single-precision exponentials (the sum stays double): attention runs
+    // this over every (head, query, key) triple.
     double sum = 0.0;
     for (int64_t j = 0; j < cols; ++j) {
-      if (keep[j] != 0.0f) sum += std::exp(static_cast<double>(xr[j] - peak));
+      yr[j] = keep[j] != 0.0f ? std::exp(xr[j] - peak) : 0.0f;
+      sum += yr[j];
     }
-    for (int64_t j = 0; j < cols; ++j) {
-      yr[j] = keep[j] != 0.0f ? static_cast<float>(std::exp(xr[j] - peak) / sum) : 0.0f;
-    }
+    const float inv = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;  // no column kept: zeros
+    for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
   }
 }
 
