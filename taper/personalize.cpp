@@ -11,9 +11,18 @@
 namespace taper {
 
 PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task) {
+  return personalize(exp, model, task, exp.describe(task));
+}
+
+PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task,
+                              const std::vector<float>& description) {
   NoGradGuard no_grad;
+  check_arg(static_cast<int64_t>(description.size()) == exp.predictor.description_dim(), "personalize",
+            "a description of " + std::to_string(description.size()) + " values; the mixer predictor reads " +
+                std::to_string(exp.predictor.description_dim()));
   TensorMap pred_buffers = model.predictor_buffers;
-  auto alphas = exp.predictor.mixers(model.predictor_params, pred_buffers, exp.describe_all({task}), false)[0];
+  const Tensor d = Tensor::from_vector(description, {1, static_cast<int64_t>(description.size())});
+  auto alphas = exp.predictor.mixers(model.predictor_params, pred_buffers, d, false)[0];
   PersonalizedModel out;
   out.arch = exp.arch.config();
   out.arch.num_classes = static_cast<int64_t>(task.classes.size());

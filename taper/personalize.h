@@ -24,6 +24,11 @@ struct PersonalizedModel {
 };
 
 PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task);
+// The same from a given description (free language, taper/free_text.h)
+// instead of exp's description of the task; the task still picks the
+// classifier rows.
+PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task,
+                              const std::vector<float>& description);
 
 void save_personalized(const std::string& path, const PersonalizedModel& model);
 // Throws SafetensorsError naming the file for a corrupt file, missing
