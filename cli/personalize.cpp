@@ -11,6 +11,7 @@
 #include "data/augment.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "taper/free_text.h"
 #include "taper/personalize.h"
 #include "taper/pipeline.h"
 #include "taper/suggest.h"
@@ -18,12 +19,21 @@
 namespace taper::cli {
 
 const char kPersonalizeHelp[] =
-    "usage: taper personalize RUN_DIR --classes \"apple,bicycle,...\" [--domain NAME] --out MODEL.safetensors\n\n"
+    "usage: taper personalize RUN_DIR --classes \"apple,bicycle,...\" [--domain NAME] --out MODEL.safetensors\n"
+    "       taper personalize RUN_DIR --text \"a drinking glass with a base and stem; ...\" [--domain NAME]\n"
+    "                                 --out MODEL.safetensors\n\n"
     "Turns a task description into one condensed ResNet without training: the mixer\n"
     "predictor maps the description to block-wise mixers, the bases are mixed layer by\n"
     "layer (equation 1) and only the task's classifier rows are kept. Prints the mixers,\n"
     "the parameter count and the time it took, and writes MODEL (safetensors with\n"
-    "torchvision names; classes and mixers in its metadata).\n";
+    "torchvision names; classes and mixers in its metadata).\n\n"
+    "  --classes LIST  the task's classes by name (comma-separated)\n"
+    "  --text TEXT     the task in free language, one ';'-separated part per class;\n"
+    "                  the description is the mean of the parts' sentence embeddings\n"
+    "                  and each part's closest class (printed) joins the task. Needs a\n"
+    "                  run trained with tasks.description = \"text\" and the sentence\n"
+    "                  encoder (`make text-model`)\n"
+    "  --domain NAME   describe the task within a domain (domain-task runs)\n";
 
 const char kPredictHelp[] =
     "usage: taper predict MODEL.safetensors IMAGE...\n\n"
@@ -33,8 +43,6 @@ const char kPredictHelp[] =
     "model's classes are printed.\n";
 
 namespace {
-
-
 
 std::string closest(const std::string& name, const std::vector<std::string>& known) {
   std::string out;
@@ -74,14 +82,43 @@ int64_t count_parameters(const TensorMap& params) {
 
 }  // namespace
 
+// Prints each part's closest classes; the task holds each part's best.
+FreeTextTask parse_free_text(const std::string& text, const std::string& domain, const Experiment& exp) {
+  const ClassMetadata& meta = exp.train->meta;
+  const int64_t d = domain.empty() ? -1 : index_of(domain, meta.domain_names, "domain");
+  if (exp.describer->kind() == "bow") {
+    throw std::invalid_argument("--text needs a run trained with tasks.description = \"text\"; this one reads "
+                                "bag-of-words descriptions (use --classes)");
+  }
+  FreeTextTask t = free_text_task(text, *exp.describer, SentenceEncoder::load(), exp.num_classes(), d);
+  std::printf("closest classes:\n");
+  for (size_t p = 0; p < t.parts.size(); ++p) {
+    std::printf("  \"%s\" ->", t.parts[p].c_str());
+    for (const ClassMatch& m : t.closest[p]) std::printf(" %s (%.3f)", meta.class_names[m.label].c_str(), m.cosine);
+    std::printf("\n");
+  }
+  return t;
+}
+
 int run_personalize(int argc, char** argv) {
-  const Args args(argc, argv, {"--classes", "--domain", "--out"}, {});
+  const Args args(argc, argv, {"--classes", "--text", "--domain", "--out"}, {});
   args.expect_positional(1, "one RUN_DIR");
-  if (!args.has("--classes") || !args.has("--out")) throw std::invalid_argument("--classes and --out are required");
+  if (args.has("--classes") == args.has("--text") || !args.has("--out")) {
+    throw std::invalid_argument("--out and one of --classes or --text are required");
+  }
   const TrainedRun run = load_run(args.positional()[0]);
-  const Task task = parse_task(args.get("--classes"), args.get("--domain"), run.exp.train->meta);
+  Task task;
+  std::vector<float> description;
+  if (args.has("--text")) {
+    FreeTextTask t = parse_free_text(args.get("--text"), args.get("--domain"), run.exp);
+    task = t.task;
+    description = std::move(t.description);
+  } else {
+    task = parse_task(args.get("--classes"), args.get("--domain"), run.exp.train->meta);
+    description = run.exp.describe(task);
+  }
   const auto start = std::chrono::steady_clock::now();
-  const PersonalizedModel model = personalize(run.exp, run.taper, task);
+  const PersonalizedModel model = personalize(run.exp, run.taper, task, description);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::printf("mixers (one row per block, %zu bases):\n", model.mixers.at(0).size());
   for (size_t b = 0; b < model.mixers.size(); ++b) {

@@ -1,4 +1,5 @@
 // `taper reproduce --scale S [--only NAME,...] [--seeds N] [--check | --plan | --claims]`.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -59,9 +60,10 @@ int run_reproduce(int argc, char** argv) {
   }
   o.results_dir = "build/regress/results";
   o.runs_dir = "build/regress/runs";
-  reproduce(o);
+  const std::vector<std::string> skipped = reproduce(o);
   std::vector<std::string> failures;
   for (const auto& name : o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only) {
+    if (std::find(skipped.begin(), skipped.end(), name) != skipped.end()) continue;  // said so on stderr
     for (auto& f : compare_results("results/" + o.scale + "/" + name + ".json",
                                    o.results_dir + "/" + o.scale + "/" + name + ".json")) {
       failures.push_back(f);

@@ -1,5 +1,6 @@
 // `taper train CONFIG --out RUN_DIR [--resume]` and `taper eval RUN_DIR`.
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -19,11 +20,16 @@ const char kTrainHelp[] =
     "                 weights an uninterrupted run reaches\n";
 
 const char kEvalHelp[] =
-    "usage: taper eval RUN_DIR\n\n"
+    "usage: taper eval RUN_DIR [--description bow|text|definitions]\n\n"
     "Evaluates a finished run under the paper's protocol: every test image gets its\n"
     "own task (seeded by tasks.eval_seed); reports standard accuracy (all classes),\n"
     "classifier-selection accuracy (within the task) and TAPER's accuracy (the\n"
-    "network personalized for each image's task), and rewrites RUN_DIR/eval.json.\n";
+    "network personalized for each image's task), and rewrites RUN_DIR/eval.json.\n\n"
+    "  --description KIND  describe the evaluation tasks otherwise than in training\n"
+    "                      (free language, paper section 5.1: a run trained on class\n"
+    "                      names, \"text\", evaluated on WordNet definitions,\n"
+    "                      \"definitions\"); also reports the mean cosine between the\n"
+    "                      mixers from both and writes RUN_DIR/eval-KIND.json\n";
 
 int run_train(int argc, char** argv) {
   const Args args(argc, argv, {"--out"}, {"--resume"});
@@ -34,10 +40,20 @@ int run_train(int argc, char** argv) {
 }
 
 int run_eval(int argc, char** argv) {
-  const Args args(argc, argv, {}, {});
+  const Args args(argc, argv, {"--description"}, {});
   args.expect_positional(1, "one RUN_DIR");
-  TrainedRun run = load_run(args.positional()[0]);
-  write_eval(args.positional()[0], evaluate_run(run), run.exp.config);
+  const std::string dir = args.positional()[0];
+  if (!args.has("--description")) {
+    TrainedRun run = load_run(dir);
+    write_eval(dir, evaluate_run(run), run.exp.config);
+    return 0;
+  }
+  const nlohmann::json kind = args.get("--description");  // dump() quotes it as a TOML basic string
+  RunConfig evaluation = load_config(dir + "/config.toml");
+  // Through the config parser: an unknown kind is rejected as a config value is.
+  evaluation.tasks.description = parse_config("[tasks]\ndescription = " + kind.dump() + "\n", "--description").tasks.description;
+  TrainedRun run = load_run(dir, &evaluation);
+  write_eval(dir, evaluate_run(run), run.exp.config, "eval-" + evaluation.tasks.description + ".json");
   return 0;
 }
 

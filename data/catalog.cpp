@@ -55,14 +55,23 @@ std::vector<TaskKind> task_kinds_for(const std::string& dataset, const ClassMeta
   return kinds;
 }
 
-TaskSampler make_task_sampler(const std::string& dataset, const ClassMetadata& meta, TaskSamplerOptions options) {
-  if (options.kind != TaskKind::WordNetNearest) return TaskSampler(meta, options);
+namespace {
+ClassHierarchy cifar100_hierarchy(const std::string& dataset, const ClassMetadata& meta, const char* purpose) {
   if (!is_cifar100(dataset)) {
-    throw DataError(dataset + ": wordnet-nearest tasks need a class -> WordNet mapping, which only cifar100 has");
+    throw DataError(dataset + ": " + purpose + " need a class -> WordNet mapping, which only cifar100 has");
   }
   const WordNet wordnet;
-  const ClassHierarchy h = make_class_hierarchy(wordnet, read_class_synsets(cifar100_wordnet_path(), meta.class_names, true));
-  return TaskSampler(meta, options, h.nearest);
+  return make_class_hierarchy(wordnet, read_class_synsets(cifar100_wordnet_path(), meta.class_names, true));
+}
+}  // namespace
+
+std::vector<std::string> class_definitions(const std::string& dataset, const ClassMetadata& meta) {
+  return cifar100_hierarchy(dataset, meta, "WordNet definitions").glosses;
+}
+
+TaskSampler make_task_sampler(const std::string& dataset, const ClassMetadata& meta, TaskSamplerOptions options) {
+  if (options.kind != TaskKind::WordNetNearest) return TaskSampler(meta, options);
+  return TaskSampler(meta, options, cifar100_hierarchy(dataset, meta, "wordnet-nearest tasks").nearest);
 }
 
 }  // namespace taper

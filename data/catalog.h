@@ -28,4 +28,9 @@ std::vector<TaskKind> task_kinds_for(const std::string& dataset, const ClassMeta
 // mapping (CIFAR-100 only) and Debian's WordNet.
 TaskSampler make_task_sampler(const std::string& dataset, const ClassMetadata& meta, TaskSamplerOptions options);
 
+// Each class's WordNet definition (gloss without examples), in label order:
+// the free-language descriptions of Table 7. Throws DataError for datasets
+// without a class -> WordNet mapping (only cifar100 and cifar100-styles have one).
+std::vector<std::string> class_definitions(const std::string& dataset, const ClassMetadata& meta);
+
 }  // namespace taper

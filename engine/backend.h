@@ -37,10 +37,17 @@ class Backend {
   virtual void relu(const Tensor& x, Tensor& out) = 0;
   // grad_in = grad_out where out > 0, else 0.
   virtual void relu_backward(const Tensor& out, const Tensor& grad_out, Tensor& grad_in) = 0;
+  // GELU with the exact erf form x * Phi(x) (BERT's); grad_in from the input x.
+  virtual void gelu(const Tensor& x, Tensor& out) = 0;
+  virtual void gelu_backward(const Tensor& x, const Tensor& grad_out, Tensor& grad_in) = 0;
 
   // C = alpha * op(A) op(B) + beta * C for 2-d tensors (gemm.cpp).
   virtual void gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
                     Tensor& c) = 0;
+  // The same over 3-d tensors, one independent product per leading index b:
+  // C[b] = alpha * op(A[b]) op(B[b]) + beta * C[b].
+  virtual void gemm_batched(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+                            Tensor& c) = 0;
   virtual void add_row_vector(Tensor& x, const Tensor& v) = 0;           // x[i, :] += v
   virtual void sum_rows(const Tensor& x, Tensor& out, float beta) = 0;  // out = beta*out + sum_i x[i, :]
 
@@ -68,6 +75,18 @@ class Backend {
                                         const Tensor& running_mean, const Tensor& running_var, float eps,
                                         Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) = 0;
 
+  // Row normalisations over [N, D] (normalize.cpp). Layer norm saves each
+  // row's mean and 1/sqrt(var + eps) (biased variance); L2 saves each row's
+  // norm max(||x||, eps) (torch.nn.functional.normalize).
+  virtual void layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+                                  Tensor& save_mean, Tensor& save_invstd, float eps) = 0;
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                                   const Tensor& save_mean, const Tensor& save_invstd, Tensor& grad_x,
+                                   Tensor& grad_gamma, Tensor& grad_beta) = 0;
+  virtual void l2_normalize(const Tensor& x, Tensor& y, Tensor& norms, float eps) = 0;
+  virtual void l2_normalize_backward(const Tensor& y, const Tensor& norms, const Tensor& grad_y, Tensor& grad_x,
+                                     float eps) = 0;
+
   // Pooling (pool.cpp). argmax holds the flat input index within each plane.
   virtual void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Window2d& g) = 0;
   virtual void max_pool2d_backward(const Tensor& grad_y, const Tensor& argmax, Tensor& grad_x,
@@ -78,6 +97,11 @@ class Backend {
   // Row-wise softmax and cross-entropy over [N, C] (softmax.cpp).
   virtual void softmax(const Tensor& x, Tensor& y, bool log) = 0;
   virtual void softmax_backward(const Tensor& y, const Tensor& grad_y, Tensor& grad_x, bool log) = 0;
+  // Softmax over the last axis of x [B, R, C], keeping only the columns c with
+  // mask[b, c] != 0 (mask F32 [B, C]); dropped columns get probability 0, a
+  // row with none kept is all zeros. Its backward is softmax_backward on the
+  // [B*R, C] view.
+  virtual void masked_softmax(const Tensor& x, const Tensor& mask, Tensor& y) = 0;
   // loss = mean_i -log p[i, label_i]; also returns the probabilities.
   virtual void cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor& loss) = 0;
   virtual void cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& grad_loss,
@@ -86,6 +110,15 @@ class Backend {
   // Column gather over [N, C] with I64 indices (gather.cpp).
   virtual void gather_columns(const Tensor& x, const Tensor& index, Tensor& y) = 0;
   virtual void gather_columns_backward(const Tensor& grad_y, const Tensor& index, Tensor& grad_x) = 0;
+
+  // Row gather: y[i, :] = table[ids[i], :] for I64 ids [N] (gather.cpp); the
+  // backward zero-fills grad_table and adds each row of grad_y back.
+  virtual void embedding(const Tensor& table, const Tensor& ids, Tensor& y) = 0;
+  virtual void embedding_backward(const Tensor& grad_y, const Tensor& ids, Tensor& grad_table) = 0;
+
+  // Axis permutation into a new contiguous tensor (permute.cpp):
+  // out.shape[i] = x.shape[dims[i]].
+  virtual void permute(const Tensor& x, const std::vector<int>& dims, Tensor& out) = 0;
 
   // Basis mixing out = sum_q alpha[q] * bases[q] (mix.cpp).
   virtual void mix(const Tensor& alpha, const std::vector<Tensor>& bases, Tensor& out) = 0;

@@ -15,6 +15,10 @@ namespace taper {
 Tensor matmul(const Tensor& a, const Tensor& b);  // [M,K] x [K,N] -> [M,N]
 // x [N, in], weight [out, in] (PyTorch's layout), bias [out] or undefined.
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
+// One product per leading index: [B,M,K] x [B,K,N] -> [B,M,N]; trans_a /
+// trans_b take A[b] / B[b] transposed ([B,K,M] / [B,N,K]), as attention's
+// Q K^T does.
+Tensor batched_matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 
 // ---- convolution (ops/conv2d.cpp) ----
 struct Conv2dOptions {
@@ -32,8 +36,17 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                   Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
 
+// ---- row normalisations over [N, D] (ops/normalize.cpp) ----
+// (x - mean) / sqrt(var + eps) * gamma + beta per row (biased variance),
+// gamma and beta [D]: torch.nn.LayerNorm over the last axis.
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, float eps = 1e-5f);
+// x / max(||x||_2, eps) per row: torch.nn.functional.normalize(x, dim=1).
+Tensor l2_normalize(const Tensor& x, float eps = 1e-12f);
+
 // ---- element-wise (ops/elementwise.cpp) ----
 Tensor relu(const Tensor& x);
+Tensor gelu(const Tensor& x);  // exact: x * Phi(x), as BERT's "gelu"
+
 Tensor add(const Tensor& a, const Tensor& b);  // same shapes
 Tensor scale(const Tensor& x, float s);
 
@@ -44,14 +57,24 @@ Tensor global_avg_pool(const Tensor& x);  // [N, C, H, W] -> [N, C]
 // ---- shapes (ops/reshape.cpp); share storage with the input ----
 Tensor reshape(const Tensor& x, const std::vector<int64_t>& extents);  // one extent may be -1
 Tensor flatten(const Tensor& x);                      // [N, ...] -> [N, rest]
+// ---- axis permutation (ops/permute.cpp); copies into a contiguous tensor ----
+// out.shape[i] = x.shape[dims[i]]; dims is a permutation of 0..ndim-1.
+Tensor permute(const Tensor& x, const std::vector<int>& dims);
 
-// ---- classification (ops/softmax.cpp, ops/gather.cpp) ----
+// ---- softmax, losses and gathers (ops/softmax.cpp, ops/gather.cpp) ----
 Tensor softmax(const Tensor& x);      // row-wise over [N, C]
 Tensor log_softmax(const Tensor& x);  // row-wise over [N, C]
+// Softmax over the last axis of x [B, R, C] among the columns where mask
+// [B, C] (F32, no gradient) is non-zero; the others get 0: attention over
+// padded sequences. A row with no column kept is all zeros.
+Tensor masked_softmax(const Tensor& x, const Tensor& mask);
 // Mean over the batch of -log softmax(logits)[i, labels[i]]; labels I64 [N].
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels);
 // Keeps columns index[0..k) of x [N, C]: classifier selection.
 Tensor gather_columns(const Tensor& x, const Tensor& index);
+// Rows table[ids[i]] of table [V, D] for I64 ids [N] -> [N, D]: an embedding
+// lookup. Repeated ids add their gradients.
+Tensor embedding(const Tensor& table, const Tensor& ids);
 
 // ---- basis mixing (ops/mix.cpp): equation (1) of the paper ----
 // out = sum_q alpha[q] * bases[q], alpha [Q], every basis the same shape.

@@ -6,6 +6,7 @@
 #include "taper/mixer_analysis.h"
 #include "taper/self_improvement.h"
 #include "taper/svg_figure.h"
+#include "taper/zero_shot.h"
 
 namespace taper {
 
@@ -133,6 +134,22 @@ std::vector<std::string> draw_basis_similarity(const std::vector<nlohmann::json>
   return paths;
 }
 
+nlohmann::json zero_shot_analysis(TrainedRun& run, const nlohmann::json& options) {
+  only_options(options, {"k", "map_tasks", "images_per_task", "ridge", "seed"}, "zero_shot");
+  ZeroShotOptions o;
+  o.k = options.value("k", o.k);
+  o.map_tasks = options.value("map_tasks", o.map_tasks);
+  o.images_per_task = options.value("images_per_task", o.images_per_task);
+  o.ridge = options.value("ridge", o.ridge);
+  o.seed = options.value("seed", o.seed);
+  const ZeroShotAccuracy a = zero_shot(run.exp, run.taper, o);
+  return {{"metrics", {{"seen", a.seen}, {"unseen", a.unseen}}},
+          {"figure", {{"seen_classes", a.seen_classes}, {"unseen_classes", a.unseen_classes}}}};
+}
+
+// Zero-shot has numbers only.
+std::vector<std::string> no_figure(const std::vector<nlohmann::json>&, const std::string&) { return {}; }
+
 struct Analysis {
   const char* name;
   nlohmann::json (*run)(TrainedRun&, const nlohmann::json&);
@@ -143,13 +160,14 @@ const Analysis kAnalyses[] = {
     {"self_improvement", self_improvement_analysis, draw_self_improvement},
     {"mixers", mixers_analysis, draw_mixers},
     {"basis_similarity", basis_similarity_analysis, draw_basis_similarity},
+    {"zero_shot", zero_shot_analysis, no_figure},
 };
 
 const Analysis& find(const std::string& name) {
   for (const Analysis& a : kAnalyses) {
     if (name == a.name) return a;
   }
-  throw std::invalid_argument("unknown analysis '" + name + "' (self_improvement, mixers, basis_similarity)");
+  throw std::invalid_argument("unknown analysis '" + name + "' (self_improvement, mixers, basis_similarity, zero_shot)");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 //                      recall1..recallS, oracle, oracle_selection
 //   mixers             Figure 4a (taper/mixer_analysis.h): metrics within, between
 //   basis_similarity   Figure 4b: metrics offdiagonal, offdiagonal_centered
+//   zero_shot          §5.3 (taper/zero_shot.h): metrics seen, unseen; no figure
 // Metrics are fractions like eval.json's; an experiment row names one as
 // "<analysis>.<metric>". Options come from the experiment file's
 // [analysis.<name>] table.

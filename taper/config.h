@@ -22,7 +22,9 @@
 //   k_min = 0                   # dynamic k (Table 3): both >= 1, k_min <= k_max, and
 //   k_max = 0                   # each task draws k from [k_min, k_max]; tasks.k is then
 //                               # ignored. Both 0: fixed k. Exactly one 0 is an error.
-//   description = "bow"         # bow (text arrives with the language issue)
+//   description = "bow"         # bow | text (class-name prompt ensembles through
+//                               # all-MiniLM-L6-v2; `make text-model`) | definitions
+//                               # (WordNet definitions, cifar100; taper/task_description.h)
 //   eval_seed = 1               # fixes the evaluation tasks
 //   [taper]
 //   bases = 10                  # Q

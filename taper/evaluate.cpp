@@ -1,5 +1,9 @@
 #include "taper/evaluate.h"
 
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
 #include "engine/autograd.h"
 #include "taper/classifier_selection.h"
 #include "taper/personalize.h"
@@ -77,6 +81,49 @@ TaperAccuracy evaluate_taper(const Experiment& exp, const TaperModel& model, con
   }
   bar.finish("acc " + std::to_string(acc.personalized.overall()).substr(0, 5));
   return acc;
+}
+
+namespace {
+// Every block's mixers of each task, flattened: [G][blocks * Q].
+std::vector<std::vector<double>> flat_mixers(const Experiment& exp, const TaperModel& model, const Tensor& descriptions) {
+  TensorMap buffers = model.predictor_buffers;
+  std::vector<std::vector<double>> out;
+  for (const auto& blocks : exp.predictor.mixers(model.predictor_params, buffers, descriptions, false)) {
+    std::vector<double>& v = out.emplace_back();
+    for (const Tensor& a : blocks) {
+      for (float x : a.to_vector()) v.push_back(x);
+    }
+  }
+  return out;
+}
+
+double cosine(const std::vector<double>& a, const std::vector<double>& b) {
+  double ab = 0, aa = 0, bb = 0;
+  for (size_t i = 0; i < a.size(); ++i) ab += a[i] * b[i], aa += a[i] * a[i], bb += b[i] * b[i];
+  return ab / std::sqrt(aa * bb);
+}
+}  // namespace
+
+double mean_mixer_cosine(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks,
+                         const TaskDescriber& other) {
+  if (other.dim() != exp.describer->dim()) {
+    throw std::invalid_argument("mixer cosine: '" + other.kind() + "' descriptions have " + std::to_string(other.dim()) +
+                                " dimensions, the predictor reads " + std::to_string(exp.describer->dim()) + " ('" +
+                                exp.describer->kind() + "')");
+  }
+  NoGradGuard no_grad;
+  double sum = 0.0;
+  for (size_t begin = 0; begin < tasks.size(); begin += kEvalBatch) {
+    const std::vector<Task> chunk(tasks.begin() + begin, tasks.begin() + std::min(tasks.size(), begin + kEvalBatch));
+    Tensor theirs = Tensor::empty({static_cast<int64_t>(chunk.size()), other.dim()});
+    for (size_t g = 0; g < chunk.size(); ++g) {
+      const std::vector<float> d = other.describe(chunk[g]);
+      std::copy(d.begin(), d.end(), theirs.f32() + g * other.dim());
+    }
+    const auto a = flat_mixers(exp, model, exp.describe_all(chunk)), b = flat_mixers(exp, model, theirs);
+    for (size_t g = 0; g < chunk.size(); ++g) sum += cosine(a[g], b[g]);
+  }
+  return tasks.empty() ? 0.0 : sum / static_cast<double>(tasks.size());
 }
 
 }  // namespace taper

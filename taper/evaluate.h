@@ -41,4 +41,11 @@ struct TaperAccuracy {
 // Each image is classified by the network personalized for its task.
 TaperAccuracy evaluate_taper(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks);
 
+// The free-language study (§5.1, Table 7): the mean over tasks of the cosine
+// between the mixers predicted from exp's description of each task and from
+// `other`'s (all blocks' mixers as one vector). Throws when the two
+// descriptions differ in dimension.
+double mean_mixer_cosine(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks,
+                         const TaskDescriber& other);
+
 }  // namespace taper

@@ -66,14 +66,17 @@ Experiment Experiment::create(const RunConfig& c) {
   check_shards(c, train->meta);
   ResNet arch = make_arch(c, classes);
   MixerLayout layout = make_mixer_layout(arch, c.taper.mixers, c.taper.stem_mixer, c.taper.classifier_mixer);
-  MixerPredictor predictor(classes, c.taper.predictor_hidden, layout.num_blocks, c.taper.bases);
+  auto describer = std::make_shared<const TaskDescriber>(c.tasks.description, c.data.dataset, train->meta,
+                                                         c.tasks.sampler == "domain");
+  MixerPredictor predictor(describer->dim(), c.taper.predictor_hidden, layout.num_blocks, c.taper.bases);
   TaskSampler sampler = make_task_sampler(c.data.dataset, train->meta, sampler_options(c));
   // One image tells the input size; a file-backed store decodes to answer.
   const Image probe = train->images->image(0);
-  return Experiment{c, train, test, std::move(arch), std::move(sampler), layout, predictor, probe.height, probe.width};
+  return Experiment{c,         train,       test,        std::move(arch), std::move(sampler),
+                    layout,    predictor,   probe.height, probe.width,    std::move(describer)};
 }
 
-std::vector<float> Experiment::describe(const Task& task) const { return bow_description(task, num_classes()); }
+std::vector<float> Experiment::describe(const Task& task) const { return describer->describe(task); }
 
 Tensor Experiment::describe_all(const std::vector<Task>& tasks) const {
   const int64_t d = predictor.description_dim();

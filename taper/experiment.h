@@ -15,6 +15,7 @@
 #include "taper/basis_mixing.h"
 #include "taper/config.h"
 #include "taper/mixer_predictor.h"
+#include "taper/task_description.h"
 
 namespace taper {
 
@@ -26,11 +27,12 @@ struct Experiment {
   MixerLayout layout;
   MixerPredictor predictor;
   int64_t image_height = 0, image_width = 0;  // of the training images, read once
+  std::shared_ptr<const TaskDescriber> describer;  // tasks.description
 
   static Experiment create(const RunConfig& config);
 
   int64_t num_classes() const { return arch.config().num_classes; }
-  // The task description the mixer predictor reads (BoW: |Y| bits).
+  // The task description the mixer predictor reads (taper/task_description.h).
   std::vector<float> describe(const Task& task) const;
   Tensor describe_all(const std::vector<Task>& tasks) const;  // [G, D]
   Transform transform(bool train) const;

@@ -11,21 +11,30 @@
 namespace taper {
 
 MixedNetwork mix_for_task(const Experiment& exp, const TaperModel& model, const Task& task) {
-  return mix_for_description(exp, model, exp.describe_all({task}));
+  return mix_for_description(exp, model, exp.describe(task));
 }
 
-MixedNetwork mix_for_description(const Experiment& exp, const TaperModel& model, const Tensor& description) {
+MixedNetwork mix_for_description(const Experiment& exp, const TaperModel& model, const std::vector<float>& description) {
   NoGradGuard no_grad;
+  check_arg(static_cast<int64_t>(description.size()) == exp.predictor.description_dim(), "personalize",
+            "a description of " + std::to_string(description.size()) + " values; the mixer predictor reads " +
+                std::to_string(exp.predictor.description_dim()));
   TensorMap pred_buffers = model.predictor_buffers;
+  const Tensor d = Tensor::from_vector(description, {1, static_cast<int64_t>(description.size())});
   MixedNetwork m;
-  m.mixers = exp.predictor.mixers(model.predictor_params, pred_buffers, description, false)[0];
+  m.mixers = exp.predictor.mixers(model.predictor_params, pred_buffers, d, false)[0];
   for (const auto& [n, t] : mix_parameters(exp.arch, exp.layout, model.bases, m.mixers)) m.params[n] = t.detach();
   m.buffers = mix_buffers(exp.arch, exp.layout, model.bases, m.mixers);
   return m;
 }
 
 PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task) {
-  MixedNetwork m = mix_for_task(exp, model, task);
+  return personalize(exp, model, task, exp.describe(task));
+}
+
+PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task,
+                              const std::vector<float>& description) {
+  MixedNetwork m = mix_for_description(exp, model, description);
   PersonalizedModel out;
   out.arch = exp.arch.config();
   out.arch.num_classes = static_cast<int64_t>(task.classes.size());

@@ -30,11 +30,16 @@ struct MixedNetwork {
   TensorMap params, buffers;
 };
 MixedNetwork mix_for_task(const Experiment& exp, const TaperModel& model, const Task& task);
-// The same from a description vector [1, D] of the mixer predictor's input
-// (zero-shot tasks of classes the run never saw have no Task of its own).
-MixedNetwork mix_for_description(const Experiment& exp, const TaperModel& model, const Tensor& description);
+// The same from a description of the mixer predictor's input size (free
+// text, or zero-shot tasks of classes the run never saw).
+MixedNetwork mix_for_description(const Experiment& exp, const TaperModel& model, const std::vector<float>& description);
 
 PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task);
+// The same from a given description (free language, taper/free_text.h)
+// instead of exp's description of the task; the task still picks the
+// classifier rows.
+PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task,
+                              const std::vector<float>& description);
 
 void save_personalized(const std::string& path, const PersonalizedModel& model);
 // Throws SafetensorsError naming the file for a corrupt file, missing

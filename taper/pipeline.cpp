@@ -88,9 +88,14 @@ Stages run_stages(const StageContext& ctx) {
   return s;
 }
 
-TrainedRun trained_run(const Experiment& exp, Stages& s) {
-  return TrainedRun{exp, std::move(s.stage1), std::move(s.stage2), std::move(s.taper), std::move(s.baseline),
-                    std::move(s.finetuned_average)};
+TrainedRun trained_run(const Experiment& exp, Stages& s, std::shared_ptr<const TaskDescriber> trained_describer = {}) {
+  return TrainedRun{exp,
+                    std::move(s.stage1),
+                    std::move(s.stage2),
+                    std::move(s.taper),
+                    std::move(s.baseline),
+                    std::move(s.finetuned_average),
+                    std::move(trained_describer)};
 }
 
 }  // namespace
@@ -115,9 +120,20 @@ TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation) {
                       "/config.toml) only in [tasks]");
   }
   const Experiment exp = Experiment::create(config);
+  std::shared_ptr<const TaskDescriber> trained_describer;
+  if (trained.tasks.description != config.tasks.description) {
+    trained_describer = std::make_shared<const TaskDescriber>(trained.tasks.description, config.data.dataset,
+                                                              exp.train->meta, config.tasks.sampler == "domain");
+    if (trained_describer->dim() != exp.describer->dim()) {
+      throw ConfigError(config.source + ": tasks.description = \"" + config.tasks.description + "\" gives " +
+                        std::to_string(exp.describer->dim()) + "-dimensional descriptions, but " + run_dir +
+                        " was trained on \"" + trained.tasks.description + "\" ones of " +
+                        std::to_string(trained_describer->dim()));
+    }
+  }
   StageContext ctx{exp, run_dir, true, {}, true};
   Stages s = run_stages(ctx);
-  return trained_run(exp, s);
+  return trained_run(exp, s, std::move(trained_describer));
 }
 
 EvalSummary evaluate_run(TrainedRun& run) {
@@ -135,6 +151,7 @@ EvalSummary evaluate_run(TrainedRun& run) {
   }
   if (!run.finetuned_average.params.empty()) e.finetuned_average = evaluate_standard(run.exp, run.finetuned_average, tasks);
   e.taper = evaluate_taper(run.exp, run.taper, tasks);
+  if (run.trained_describer) e.mixer_cosine = mean_mixer_cosine(run.exp, run.taper, tasks, *run.trained_describer);
   return e;
 }
 
@@ -152,6 +169,8 @@ void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfi
   put(j, "stage1_standard", e.stage1.standard, e.domains);
   put(j, "stage1_classifier_selection", e.stage1.selection, e.domains);
   put(j, "taper_personalized", e.taper.personalized, e.domains);
+  j["task_description"] = config.tasks.description;
+  if (e.mixer_cosine) j["mixer_cosine"] = *e.mixer_cosine;
   if (config.baseline.epochs > 0) {
     put(j, "baseline_standard", e.baseline.standard, e.domains);
     put(j, "baseline_classifier_selection", e.baseline.selection, e.domains);
@@ -181,6 +200,9 @@ void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfi
       {"taper_personalized", "TAPER personalized"}};
   for (const auto& [key, text] : lines) {
     if (j.contains(key)) std::printf("  %-48s %6.2f%%\n", text, 100 * j[key].get<double>());
+  }
+  if (e.mixer_cosine) {
+    std::printf("  mixer cosine, trained vs %s descriptions  %8.4f\n", config.tasks.description.c_str(), *e.mixer_cosine);
   }
 }
 

@@ -6,6 +6,8 @@
 // (one line per epoch) and eval.json (the accuracies of the evaluation protocol).
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "taper/evaluate.h"
@@ -19,6 +21,10 @@ struct TrainedRun {
   TaperModel taper;
   TrainState baseline;           // empty when config.baseline.epochs == 0
   TrainState finetuned_average;  // empty when config.finetune_average.epochs == 0
+  // The descriptions the run was trained with, when an evaluation config
+  // describes tasks otherwise (Table 7: trained on class names, evaluated on
+  // WordNet definitions); null when they agree.
+  std::shared_ptr<const TaskDescriber> trained_describer;
 };
 
 // Trains stage 1 -> 2 -> 3 (and the baseline), evaluates and writes eval.json.
@@ -37,6 +43,9 @@ struct EvalSummary {
   StandardAccuracy stage1, baseline, uniform_average, finetuned_average;
   Accuracy stage2_selection;
   TaperAccuracy taper;
+  // Mean cosine between the mixers from the trained and the evaluation
+  // descriptions (mean_mixer_cosine); none when they are the same.
+  std::optional<double> mixer_cosine;
   std::vector<std::string> domains;
   int64_t images = 0, classes = 0;
 };

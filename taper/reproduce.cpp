@@ -16,7 +16,9 @@
 
 #include "taper/analyses.h"
 #include "taper/config.h"
+#include "taper/content_hash.h"
 #include "taper/pipeline.h"
+#include "taper/sentence_encoder.h"
 #include "taper/svg_figure.h"
 
 namespace taper {
@@ -138,7 +140,7 @@ Spec read_spec(const std::string& path, const std::string& name) {
   for (const Row& r : s.rows) {
     const std::string analysis = split_metric(r.metric).first;
     if (!analysis.empty() && !is_analysis(analysis)) {
-      fail(path, "row '" + r.label + "': metric '" + r.metric + "' names no analysis (self_improvement, mixers, basis_similarity)");
+      fail(path, "row '" + r.label + "': metric '" + r.metric + "' names no analysis (self_improvement, mixers, basis_similarity, zero_shot)");
     }
   }
   if (const toml::table* a = t["analysis"].as_table()) {
@@ -146,7 +148,7 @@ Spec read_spec(const std::string& path, const std::string& name) {
     json << toml::json_formatter{*a};
     s.analysis = nlohmann::json::parse(json.str());
     for (const auto& [name, options] : s.analysis.items()) {
-      if (!is_analysis(name)) fail(path, "[analysis." + name + "]: no such analysis (self_improvement, mixers, basis_similarity)");
+      if (!is_analysis(name)) fail(path, "[analysis." + name + "]: no such analysis (self_improvement, mixers, basis_similarity, zero_shot)");
     }
   }
   return s;
@@ -178,18 +180,6 @@ RunConfig effective_config(const Spec& spec, const Row& row, int64_t seed, bool 
   std::ostringstream text;
   text << t;
   return parse_config(text.str(), spec.path + " row '" + row.label + "' (base " + base_path + ")");
-}
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
-
-std::string hex(uint64_t h) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
 }
 
 // What each checkpoint's training depends on, as config text: two runs
@@ -276,7 +266,7 @@ void share_stages(const fs::path& runs, const RunConfig& c, const fs::path& dir)
   }
 }
 
-fs::path run_dir(const RunConfig& c, const fs::path& runs) { return runs / hex(fnv1a(to_toml(c))); }
+fs::path run_dir(const RunConfig& c, const fs::path& runs) { return runs / content_hash(to_toml(c)); }
 
 // Seconds of training recorded in a run's epoch log (reused runs cost
 // nothing now, but their numbers cost this much once).
@@ -300,7 +290,7 @@ nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const f
   }
   fs::path eval = dir / "eval.json";
   if (to_toml(evaluation) != to_toml(c)) {
-    eval = dir / ("eval-" + hex(fnv1a(to_toml(evaluation))) + ".json");
+    eval = dir / ("eval-" + content_hash(to_toml(evaluation)) + ".json");
     if (!fs::exists(eval)) {
       TrainedRun run = load_run(dir.string(), &evaluation);
       write_eval(dir.string(), evaluate_run(run), evaluation, eval.filename().string());
@@ -315,7 +305,7 @@ nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const f
 nlohmann::json analysis_once(const std::string& name, const nlohmann::json& options, const RunConfig& c,
                              const RunConfig& evaluation, const fs::path& runs) {
   const fs::path dir = run_dir(c, runs);
-  const fs::path file = dir / ("analysis-" + name + "-" + hex(fnv1a(options.dump() + to_toml(evaluation))) + ".json");
+  const fs::path file = dir / ("analysis-" + name + "-" + content_hash(options.dump() + to_toml(evaluation)) + ".json");
   if (!fs::exists(file)) {
     TrainedRun run = load_run(dir.string(), &evaluation);
     const nlohmann::json result = run_analysis(name, run, options);
@@ -517,7 +507,7 @@ std::vector<std::string> experiment_names(const std::string& experiments_dir, co
   return names;
 }
 
-void reproduce(const ReproduceOptions& o) {
+std::vector<std::string> reproduce(const ReproduceOptions& o) {
   const std::vector<std::string> names = o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only;
   std::vector<Spec> specs;  // all read first: a bad file fails before any training
   for (const auto& name : names) {
@@ -528,8 +518,9 @@ void reproduce(const ReproduceOptions& o) {
   }
   if (o.plan) {
     print_plan(specs, o);
-    return;
+    return {};
   }
+  std::vector<std::string> skipped;
   for (const Spec& spec : specs) {
     const auto start = std::chrono::steady_clock::now();
     const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
@@ -538,7 +529,14 @@ void reproduce(const ReproduceOptions& o) {
     nlohmann::json doc = {{"name", spec.name}, {"title", spec.title}, {"scale", o.scale}, {"seeds", seeds},
                           {"tolerance", spec.tolerance}, {"command", o.command}, {"commit", commit()},
                           {"date", utc_now()}, {"machine", machine()}};
-    const Evaluated ev = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale);
+    Evaluated ev;
+    try {
+      ev = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale);
+    } catch (const TextModelMissing& e) {
+      std::fprintf(stderr, "reproduce: skipped %s/%s: %s\n", o.scale.c_str(), spec.name.c_str(), e.what());
+      skipped.push_back(spec.name);
+      continue;
+    }
     doc["rows"] = ev.rows;
     doc["training_seconds"] = static_cast<int64_t>(ev.training_seconds);
     doc["claims"] = judge(spec, doc["rows"]);
@@ -555,6 +553,7 @@ void reproduce(const ReproduceOptions& o) {
     std::fprintf(stderr, "reproduce: wrote %s/%s/%s.{md,csv,json}\n", o.results_dir.c_str(), o.scale.c_str(),
                  spec.name.c_str());
   }
+  return skipped;
 }
 
 namespace {

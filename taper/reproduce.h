@@ -14,7 +14,7 @@
 //   [[row]]                       one table cell
 //   label = "TAPER ResNet-8"
 //   metric = "taper_personalized" a key of the run's eval.json, or "<analysis>.<key>"
-//                                 (taper/analyses.h: self_improvement, mixers, basis_similarity)
+//                                 (taper/analyses.h: self_improvement, mixers, basis_similarity, zero_shot)
 //   base = "base-styles.toml"     this row's run config (optional; default: the file's)
 //   paper = 95.8                  the paper's value in percent (optional)
 //   set = { "model.arch" = "resnet8" }   config overrides (dotted keys)
@@ -46,7 +46,10 @@ struct ReproduceOptions {
   bool plan = false;              // print the runs each experiment needs; train nothing
 };
 
-void reproduce(const ReproduceOptions& options);
+// Returns the experiments skipped because their runs need the text model
+// (tasks.description = "text" / "definitions") and `make text-model` has not
+// been run; each is reported on stderr with how to get the model.
+std::vector<std::string> reproduce(const ReproduceOptions& options);
 
 // The experiment names of a scale: the file stems under experiments/<scale>/
 // except base and base-* (the scale's run configs) and smoke (a plain run config).

@@ -268,7 +268,7 @@ TEST_CASE("config: bad inputs are rejected naming the file and the key") {
       // Unknown names.
       {"[data]\ndataset = \"imagenet\"\n", {"data.dataset", "'imagenet'", "cifar100, cifar100-styles, pacs"}},
       {"[tasks]\nsampler = \"nearest\"\n", {"tasks.sampler", "wordnet-nearest, super-category, domain, uniform"}},
-      {"[tasks]\ndescription = \"text\"\n", {"tasks.description", "bow", "language-description issue"}},
+      {"[tasks]\ndescription = \"words\"\n", {"tasks.description", "bow, text, definitions"}},
       {"[taper]\nmixers = \"triple\"\n", {"taper.mixers", "block, single"}},
       {"[taper]\nstem_mixer = \"none\"\n", {"taper.stem_mixer", "first-stage, own"}},
       {"[taper]\nclassifier_mixer = \"none\"\n", {"taper.classifier_mixer", "last-stage, own"}},

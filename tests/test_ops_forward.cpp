@@ -92,6 +92,29 @@ TEST_CASE("forward: pooling, softmax, cross-entropy, gather and mix") {
   CHECK(m.to_vector() == std::vector<float>{1, 5});
 }
 
+TEST_CASE("forward: transformer ops against hand-computed values") {
+  // [1, 2] x [2, 2]^T per batch; the second batch doubles.
+  Tensor a = Tensor::from_vector({1, 2, 2, 4}, {2, 1, 2}), b = Tensor::from_vector({1, 0, 0, 1, 1, 1, 2, 0}, {2, 2, 2});
+  CHECK(batched_matmul(a, b, false, true).to_vector() == std::vector<float>{1, 2, 6, 4});
+  CHECK(batched_matmul(a, b).to_vector() == std::vector<float>{1, 2, 10, 2});
+  Tensor ln = layer_norm(Tensor::from_vector({1, 3, 5, 5}, {2, 2}), Tensor::from_vector({2, 1}, {2}),
+                         Tensor::from_vector({0, 10}, {2}));
+  CHECK(ln.to_vector()[0] == doctest::Approx(-2.0f).epsilon(1e-4));
+  CHECK(ln.to_vector()[1] == doctest::Approx(11.0f).epsilon(1e-4));
+  CHECK(ln.to_vector()[2] == 0.0f);  // a constant row normalises to beta
+  CHECK(ln.to_vector()[3] == 10.0f);
+  CHECK(l2_normalize(Tensor::from_vector({3, 4, 0, 0}, {2, 2})).to_vector() == std::vector<float>{0.6f, 0.8f, 0, 0});
+  CHECK(gelu(Tensor::from_vector({0, 1, -1}, {3})).to_vector()[1] == doctest::Approx(0.8413447f));
+  CHECK(gelu(Tensor::from_vector({-1}, {1})).item() == doctest::Approx(-0.1586553f));
+  Tensor sm = masked_softmax(Tensor::from_vector({0, 0, 50, 1, 2, 3}, {2, 1, 3}), Tensor::from_vector({1, 1, 0, 0, 0, 0}, {2, 3}));
+  CHECK(sm.to_vector() == std::vector<float>{0.5f, 0.5f, 0, 0, 0, 0});  // masked 50 ignored; all-masked row 0
+  CHECK(embedding(Tensor::from_vector({0, 1, 2, 3, 4, 5}, {3, 2}), Tensor::from_labels({2, 0})).to_vector() ==
+        std::vector<float>{4, 5, 0, 1});
+  Tensor p = permute(Tensor::from_vector({0, 1, 2, 3, 4, 5}, {2, 3}), {1, 0});
+  CHECK(p.shape() == Shape{3, 2});
+  CHECK(p.to_vector() == std::vector<float>{0, 3, 1, 4, 2, 5});
+}
+
 TEST_CASE("forward: outputs never read their uninitialised memory") {
   // Regression: sum_rows with beta = 0 computed 0 * (garbage) and turned a
   // NaN left in fresh memory into a NaN bias gradient.
@@ -129,6 +152,20 @@ TEST_CASE("bad input: ops reject wrong shapes, dtypes and indices with the op's 
   CHECK_THROWS_WITH_AS(batch_norm(Tensor::zeros({1, 3}), Tensor::zeros({3}), Tensor::zeros({3}), m, v, true),
                        doctest::Contains("more than one value"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(relu(Tensor::from_labels({1})), doctest::Contains("F32"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(batched_matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({2, 5, 4})),
+                       doctest::Contains("batched_matmul"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(batched_matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 4})),
+                       doctest::Contains("batch and inner"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(layer_norm(a, Tensor::zeros({2}), Tensor::zeros({3})), doctest::Contains("layer_norm"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(l2_normalize(Tensor::zeros({3})), doctest::Contains("2 dimensions"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(masked_softmax(Tensor::zeros({2, 1, 3}), Tensor::zeros({2, 4})), doctest::Contains("[B, C]"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(embedding(a, Tensor::from_labels({0, 2})), doctest::Contains("embedding: index 2"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(embedding(a, Tensor::zeros({1})), doctest::Contains("I64"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(permute(a, {0, 0}), doctest::Contains("not a permutation"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(gelu(Tensor::from_labels({1})), doctest::Contains("F32"), std::invalid_argument);
   CHECK_THROWS_AS(Shape({1, 2, 3, 4, 5, 6}), std::invalid_argument);
   CHECK_THROWS_AS(Tensor::zeros({2}).to_labels(), std::invalid_argument);
 }

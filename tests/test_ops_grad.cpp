@@ -100,3 +100,37 @@ TEST_CASE("gradcheck: basis mixing reaches alpha and every basis") {
   };
   CHECK(gradcheck(f, net) == "");
 }
+
+TEST_CASE("gradcheck: batched matmul with every transpose combination") {
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      CAPTURE(ta);
+      CAPTURE(tb);
+      const Shape a = ta ? Shape{3, 4, 2} : Shape{3, 2, 4}, b = tb ? Shape{3, 5, 4} : Shape{3, 4, 5};
+      CHECK(gradcheck([&](const V& in) { return batched_matmul(in[0], in[1], ta, tb); },
+                      {randn(a, 80), randn(b, 81)}) == "");
+    }
+  }
+}
+
+TEST_CASE("gradcheck: layer norm and L2 normalisation") {
+  CHECK(gradcheck([](const V& in) { return layer_norm(in[0], in[1], in[2]); },
+                  {randn({4, 6}, 90), randn({6}, 91), randn({6}, 92)}) == "");
+  // BERT's eps: the normalised rows have unit variance almost exactly.
+  CHECK(gradcheck([](const V& in) { return layer_norm(in[0], in[1], in[2], 1e-12f); },
+                  {randn({3, 5}, 93, 2.0f), randn({5}, 94), randn({5}, 95)}) == "");
+  CHECK(gradcheck([](const V& in) { return l2_normalize(in[0]); }, {randn({3, 5}, 96)}) == "");
+  // A row below eps is divided by eps, a constant.
+  CHECK(gradcheck([](const V& in) { return l2_normalize(in[0], 10.0f); }, {randn({2, 3}, 97)}) == "");
+}
+
+TEST_CASE("gradcheck: gelu, masked softmax, embedding and permute") {
+  CHECK(gradcheck([](const V& in) { return gelu(in[0]); }, {randn({4, 5}, 100, 2.0f)}) == "");
+  // Batch 0 keeps columns 0-2 (of 4), batch 1 all, as a padded attention mask.
+  Tensor mask = Tensor::from_vector({1, 1, 1, 0, 1, 1, 1, 1}, {2, 4});
+  CHECK(gradcheck([&](const V& in) { return masked_softmax(in[0], mask); }, {randn({2, 3, 4}, 101)}) == "");
+  Tensor ids = Tensor::from_labels({2, 0, 2, 4});  // a repeated row adds up
+  CHECK(gradcheck([&](const V& in) { return embedding(in[0], ids); }, {randn({5, 3}, 102)}) == "");
+  CHECK(gradcheck([](const V& in) { return permute(in[0], {0, 2, 1, 3}); }, {randn({2, 3, 4, 2}, 103)}) == "");
+  CHECK(gradcheck([](const V& in) { return permute(in[0], {2, 0, 1}); }, {randn({2, 3, 4}, 104)}) == "");
+}

@@ -1,3 +1,4 @@
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -6,10 +7,10 @@
 namespace taper {
 
 namespace {
-void check_index(const int64_t* idx, int64_t k, int64_t cols) {
+void check_index(const int64_t* idx, int64_t k, int64_t cols, const char* op = "gather_columns") {
   for (int64_t j = 0; j < k; ++j) {
     if (idx[j] < 0 || idx[j] >= cols) {
-      throw std::invalid_argument("gather_columns: index " + std::to_string(idx[j]) + " at position " +
+      throw std::invalid_argument(std::string(op) + ": index " + std::to_string(idx[j]) + " at position " +
                                   std::to_string(j) + " outside [0, " + std::to_string(cols) + ")");
     }
   }
@@ -36,6 +37,28 @@ void CpuBackend::gather_columns_backward(const Tensor& grad_y, const Tensor& ind
   fill(grad_x, 0.0f);
   for (int64_t i = 0; i < rows; ++i) {
     for (int64_t j = 0; j < k; ++j) pgx[i * cols + idx[j]] += pgy[i * k + j];
+  }
+}
+
+void CpuBackend::embedding(const Tensor& table, const Tensor& ids, Tensor& y) {
+  const int64_t n = ids.numel(), vocab = table.size(0), dim = table.size(1);
+  const int64_t* idx = ids.i64();
+  check_index(idx, n, vocab, "embedding");
+  const float* pt = table.f32();
+  float* py = y.f32();
+#pragma omp parallel for if (n * dim > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) std::memcpy(py + i * dim, pt + idx[i] * dim, dim * sizeof(float));
+}
+
+// One thread in id order: rows that repeat add up in a fixed order.
+void CpuBackend::embedding_backward(const Tensor& grad_y, const Tensor& ids, Tensor& grad_table) {
+  const int64_t n = ids.numel(), dim = grad_table.size(1);
+  const int64_t* idx = ids.i64();
+  const float* pgy = grad_y.f32();
+  float* pgt = grad_table.f32();
+  fill(grad_table, 0.0f);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < dim; ++j) pgt[idx[i] * dim + j] += pgy[i * dim + j];
   }
 }
 

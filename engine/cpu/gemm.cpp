@@ -12,6 +12,26 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, 
               alpha, a.f32(), static_cast<int>(a.size(1)), b.f32(), static_cast<int>(b.size(1)), beta, c.f32(), n);
 }
 
+// Attention's products are small (tokens x head width), so the batch is
+// split over threads and each product runs OpenBLAS single-threaded (it
+// does not nest inside an OpenMP region); every product is computed by one
+// thread, so the result does not depend on the thread count.
+void CpuBackend::gemm_batched(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+                              Tensor& c) {
+  const int64_t batch = c.size(0);
+  const int m = static_cast<int>(c.size(1)), n = static_cast<int>(c.size(2));
+  const int k = static_cast<int>(trans_a ? a.size(1) : a.size(2));
+  const int lda = static_cast<int>(a.size(2)), ldb = static_cast<int>(b.size(2));
+  const int64_t sa = a.size(1) * a.size(2), sb = b.size(1) * b.size(2), sc = int64_t{m} * n;
+  const float *pa = a.f32(), *pb = b.f32();
+  float* pc = c.f32();
+#pragma omp parallel for schedule(static) if (batch * sc * k > kParallelGrain)
+  for (int64_t i = 0; i < batch; ++i) {
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
+                alpha, pa + i * sa, lda, pb + i * sb, ldb, beta, pc + i * sc, n);
+  }
+}
+
 void CpuBackend::add_row_vector(Tensor& x, const Tensor& v) {
   const int64_t rows = x.size(0), cols = x.size(1);
   float* px = x.f32();

@@ -1,5 +1,6 @@
 // Row-wise softmax, log-softmax and cross-entropy over [N, C], computed with
 // the max subtracted so that large logits cannot overflow.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -45,6 +46,30 @@ void CpuBackend::softmax_backward(const Tensor& y, const Tensor& grad_y, Tensor&
     for (int64_t j = 0; j < cols; ++j) {
       out[j] = log ? static_cast<float>(gr[j] - std::exp(yr[j]) * dot) : static_cast<float>(yr[j] * (gr[j] - dot));
     }
+  }
+}
+
+void CpuBackend::masked_softmax(const Tensor& x, const Tensor& mask, Tensor& y) {
+  const int64_t batch = x.size(0), rows = x.size(1), cols = x.size(2);
+  const float *px = x.f32(), *pm = mask.f32();
+  float* py = y.f32();
+#pragma omp parallel for schedule(static) if (batch * rows * cols > kParallelGrain)
+  for (int64_t r = 0; r < batch * rows; ++r) {
+    const float *xr = px + r * cols, *keep = pm + (r / rows) * cols;
+    float* yr = py + r * cols;
+    float peak = -INFINITY;
+    for (int64_t j = 0; j < cols; ++j) {
+      if (keep[j] != 0.0f) peak = std::max(peak, xr[j]);
+    }
+    // Single-precision exponentials (the sum stays double): attention runs
+    // this over every (head, query, key) triple.
+    double sum = 0.0;
+    for (int64_t j = 0; j < cols; ++j) {
+      yr[j] = keep[j] != 0.0f ? std::exp(xr[j] - peak) : 0.0f;
+      sum += yr[j];
+    }
+    const float inv = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;  // no column kept: zeros
+    for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
   }
 }
 

@@ -15,6 +15,15 @@ struct ReluNode : Node {
   }
 };
 
+struct GeluNode : Node {
+  const char* name() const override { return "gelu"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor gx = Tensor::empty(g.shape(), DType::F32, g.device());
+    backend_for(g.device()).gelu_backward(inputs[0], g, gx);
+    return {gx};
+  }
+};
+
 struct AddNode : Node {
   const char* name() const override { return "add"; }
   std::vector<Tensor> backward(const Tensor& g) override { return {g, g}; }
@@ -35,6 +44,15 @@ Tensor relu(const Tensor& x) {
   auto node = std::make_shared<ReluNode>();
   node->inputs = {x};
   node->out = out.detach();
+  return record(out, node);
+}
+
+Tensor gelu(const Tensor& x) {
+  require_float(x, "gelu", "input");
+  Tensor out = Tensor::empty(x.shape(), DType::F32, x.device());
+  backend_for(x.device()).gelu(x, out);
+  auto node = std::make_shared<GeluNode>();
+  node->inputs = {x};
   return record(out, node);
 }
 

@@ -13,6 +13,15 @@ struct GatherColumnsNode : Node {
     return {gx};
   }
 };
+struct EmbeddingNode : Node {
+  Tensor ids;
+  const char* name() const override { return "embedding"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor gt = Tensor::empty(inputs[0].shape(), DType::F32, g.device());
+    backend_for(g.device()).embedding_backward(g, ids, gt);
+    return {gt};
+  }
+};
 }  // namespace
 
 Tensor gather_columns(const Tensor& x, const Tensor& index) {
@@ -24,6 +33,18 @@ Tensor gather_columns(const Tensor& x, const Tensor& index) {
   auto node = std::make_shared<GatherColumnsNode>();
   node->inputs = {x};
   node->index = index;
+  return record(y, node);
+}
+
+Tensor embedding(const Tensor& table, const Tensor& ids) {
+  require_float(table, "embedding", "table", 2);
+  require_labels(ids, "embedding", "ids");
+  require_same_device(table, ids, "embedding");
+  Tensor y = Tensor::empty(Shape{ids.size(0), table.size(1)}, DType::F32, table.device());
+  backend_for(table.device()).embedding(table, ids, y);
+  auto node = std::make_shared<EmbeddingNode>();
+  node->inputs = {table};
+  node->ids = ids;
   return record(y, node);
 }
 

@@ -47,6 +47,36 @@ struct LinearNode : Node {
   }
 };
 
+// C = op(A) op(B), per batch index. With op(A) = A: dA = dC op(B)^T; with
+// op(A) = A^T: dA = op(B) dC^T. With op(B) = B: dB = op(A)^T dC; with
+// op(B) = B^T: dB = dC^T op(A).
+struct BatchedMatmulNode : Node {
+  bool trans_a = false, trans_b = false;
+  const char* name() const override { return "batched_matmul"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    const Tensor &a = inputs[0], &b = inputs[1];
+    Backend& be = backend_for(g.device());
+    Tensor ga, gb;
+    if (wants_grad(a)) {
+      ga = Tensor::empty(a.shape(), DType::F32, g.device());
+      if (trans_a) {
+        be.gemm_batched(trans_b, true, 1.0f, b, g, 0.0f, ga);
+      } else {
+        be.gemm_batched(false, !trans_b, 1.0f, g, b, 0.0f, ga);
+      }
+    }
+    if (wants_grad(b)) {
+      gb = Tensor::empty(b.shape(), DType::F32, g.device());
+      if (trans_b) {
+        be.gemm_batched(true, trans_a, 1.0f, g, a, 0.0f, gb);
+      } else {
+        be.gemm_batched(!trans_a, false, 1.0f, a, g, 0.0f, gb);
+      }
+    }
+    return {ga, gb};
+  }
+};
+
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
@@ -58,6 +88,24 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   backend_for(a.device()).gemm(false, false, 1.0f, a, b, 0.0f, out);
   auto node = std::make_shared<MatmulNode>();
   node->inputs = {a, b};
+  return record(out, node);
+}
+
+Tensor batched_matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  require_float(a, "batched_matmul", "a", 3);
+  require_float(b, "batched_matmul", "b", 3);
+  require_same_device(a, b, "batched_matmul");
+  const int64_t m = trans_a ? a.size(2) : a.size(1), k = trans_a ? a.size(1) : a.size(2);
+  const int64_t kb = trans_b ? b.size(2) : b.size(1), n = trans_b ? b.size(1) : b.size(2);
+  check_arg(a.size(0) == b.size(0) && k == kb, "batched_matmul",
+            "cannot multiply " + a.shape().str() + (trans_a ? "^T" : "") + " by " + b.shape().str() +
+                (trans_b ? "^T" : "") + " (batch and inner extents must agree)");
+  Tensor out = Tensor::empty(Shape{a.size(0), m, n}, DType::F32, a.device());
+  backend_for(a.device()).gemm_batched(trans_a, trans_b, 1.0f, a, b, 0.0f, out);
+  auto node = std::make_shared<BatchedMatmulNode>();
+  node->inputs = {a, b};
+  node->trans_a = trans_a;
+  node->trans_b = trans_b;
   return record(out, node);
 }
 

@@ -16,6 +16,21 @@ struct SoftmaxNode : Node {
   }
 };
 
+// Dropped columns have y = 0, so the plain softmax backward over the
+// [B*R, C] view gives them zero gradient.
+struct MaskedSoftmaxNode : Node {
+  Tensor out;  // detached output
+  const char* name() const override { return "masked_softmax"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    const Shape rows{g.size(0) * g.size(1), g.size(2)};
+    Tensor gx = Tensor::empty(g.shape(), DType::F32, g.device());
+    Tensor gx_rows = reshape(gx, rows.to_vector());
+    backend_for(g.device()).softmax_backward(reshape(out, rows.to_vector()), reshape(g, rows.to_vector()), gx_rows,
+                                             false);
+    return {gx};
+  }
+};
+
 struct CrossEntropyNode : Node {
   Tensor probs, labels;
   const char* name() const override { return "cross_entropy"; }
@@ -43,6 +58,21 @@ Tensor softmax_impl(const Tensor& x, bool log) {
 
 Tensor softmax(const Tensor& x) { return softmax_impl(x, false); }
 Tensor log_softmax(const Tensor& x) { return softmax_impl(x, true); }
+
+Tensor masked_softmax(const Tensor& x, const Tensor& mask) {
+  require_float(x, "masked_softmax", "input", 3);
+  require_float(mask, "masked_softmax", "mask", 2);
+  require_same_device(x, mask, "masked_softmax");
+  check_arg(mask.size(0) == x.size(0) && mask.size(1) == x.size(2), "masked_softmax",
+            "mask " + mask.shape().str() + " must be [B, C] for input " + x.shape().str() + " [B, R, C]");
+  check_arg(!mask.requires_grad(), "masked_softmax", "the mask takes no gradient");
+  Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
+  backend_for(x.device()).masked_softmax(x, mask, y);
+  auto node = std::make_shared<MaskedSoftmaxNode>();
+  node->inputs = {x};
+  node->out = y.detach();
+  return record(y, node);
+}
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   require_float(logits, "cross_entropy", "logits", 2);
