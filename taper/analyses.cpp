@@ -135,9 +135,10 @@ std::vector<std::string> draw_basis_similarity(const std::vector<nlohmann::json>
 }
 
 nlohmann::json zero_shot_analysis(TrainedRun& run, const nlohmann::json& options) {
-  only_options(options, {"k", "map_tasks", "images_per_task", "ridge", "seed"}, "zero_shot");
+  only_options(options, {"k", "unseen_classes", "map_tasks", "images_per_task", "ridge", "seed"}, "zero_shot");
   ZeroShotOptions o;
   o.k = options.value("k", o.k);
+  o.unseen_classes = options.value("unseen_classes", o.unseen_classes);
   o.map_tasks = options.value("map_tasks", o.map_tasks);
   o.images_per_task = options.value("images_per_task", o.images_per_task);
   o.ridge = options.value("ridge", o.ridge);

@@ -147,6 +147,7 @@ ZeroShotAccuracy zero_shot(const Experiment& exp, const TaperModel& model, const
   ZeroShotAccuracy acc;
   acc.seen_classes = exp.num_classes();
   acc.unseen_classes = test->meta.num_classes() - acc.seen_classes;
+  if (o.unseen_classes > 0) acc.unseen_classes = std::min(acc.unseen_classes, o.unseen_classes);
   if (acc.unseen_classes < o.k) {
     throw std::invalid_argument("zero-shot needs at least k = " + std::to_string(o.k) + " unseen classes: set " +
                                 "data.classes below " + c.data.dataset + "'s " +
@@ -155,7 +156,7 @@ ZeroShotAccuracy zero_shot(const Experiment& exp, const TaperModel& model, const
   const Tensor embeddings = TaskDescriber("text", c.data.dataset, test->meta, false).class_embeddings();
   const Matrix map = fit_map(exp, model, embeddings, o);
   acc.seen = evaluate_side(exp, model, embeddings, map, test, 0, acc.seen_classes, o);
-  acc.unseen = evaluate_side(exp, model, embeddings, map, test, acc.seen_classes, test->meta.num_classes(), o);
+  acc.unseen = evaluate_side(exp, model, embeddings, map, test, acc.seen_classes, acc.seen_classes + acc.unseen_classes, o);
   return acc;
 }
 

@@ -9,7 +9,7 @@
 // cosine between its mapped features and the task's class embeddings.
 //
 // Seen classes are the run's (data.classes = N keeps the first N); unseen
-// are the dataset's others. Tasks: the image's class plus k-1 others drawn
+// are the dataset's next ones (options.unseen_classes of them, or all). Tasks: the image's class plus k-1 others drawn
 // uniformly from the same side of the split. Needs text descriptions.
 #pragma once
 
@@ -22,6 +22,7 @@ namespace taper {
 
 struct ZeroShotOptions {
   int64_t k = 5;                 // classes per evaluation task
+  int64_t unseen_classes = 0;    // the dataset's classes after the seen ones to evaluate (0: all of them)
   int64_t map_tasks = 100;       // training tasks whose personalized features fit the map
   int64_t images_per_task = 32;  // training images of each such task
   double ridge = 1.0;            // L2 penalty of the map

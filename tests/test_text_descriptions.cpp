@@ -1,6 +1,7 @@
 // Text task descriptions: prompt ensembles, domain prompts and the cache
 // (taper/task_description.h), free-text tasks (taper/free_text.h), and a
-// tiny run trained on class names and evaluated on WordNet definitions.
+// tiny run trained on class names and evaluated on WordNet definitions,
+// and zero-shot tasks of classes a run never saw (taper/zero_shot.h).
 // Tests that need all-MiniLM-L6-v2 (or CIFAR-100) skip with a message
 // without it.
 #include <doctest/doctest.h>
@@ -17,6 +18,7 @@
 #include "taper/pipeline.h"
 #include "taper/sentence_encoder.h"
 #include "taper/task_description.h"
+#include "taper/zero_shot.h"
 #include "tests/temp_dir.h"
 
 using namespace taper;
@@ -170,4 +172,41 @@ TEST_CASE("text descriptions: a tiny run trained on class names, evaluated on Wo
   const PersonalizedModel m = personalize(trained.exp, trained.taper, t.task, t.description);
   CHECK(m.class_names.size() == t.task.classes.size());
   CHECK(m.class_names.front() == "apple");
+}
+
+TEST_CASE("zero-shot: a run on seen classes classifies unseen-class tasks through the feature -> text map") {
+  SKIP_WITHOUT_TEXT_MODEL();
+  RunConfig config;
+  try {
+    config = load_config(std::string(TAPER_SOURCE_DIR) + "/tests/configs/tiny_e2e.toml");
+    load_dataset(config.data.dataset, "test");
+  } catch (const DataError& e) {
+    MESSAGE("skipped: " << e.what());
+    return;
+  }
+  config.tasks.description = "text";
+  config.data.classes = 4;
+  taper::testing::TempDir dir;
+  train_run(config, dir.str() + "/run", false);
+  TrainedRun run = load_run(dir.str() + "/run");
+  ZeroShotOptions o;
+  o.k = 3;
+  o.unseen_classes = 3;
+  o.map_tasks = 4;
+  o.images_per_task = 8;
+  const ZeroShotAccuracy a = zero_shot(run.exp, run.taper, o);
+  CHECK(a.seen_classes == 4);
+  CHECK(a.unseen_classes == 3);
+  for (double v : {a.seen, a.unseen}) {
+    CHECK(v >= 0.0);
+    CHECK(v <= 1.0);
+  }
+  CHECK(zero_shot(run.exp, run.taper, o).unseen == a.unseen);  // deterministic
+  o.k = 4;  // more than the 3 unseen classes
+  CHECK_THROWS_WITH(zero_shot(run.exp, run.taper, o), doctest::Contains("at least k = 4 unseen classes"));
+
+  config.tasks.description = "bow";
+  train_run(config, dir.str() + "/bow", false);
+  TrainedRun bow = load_run(dir.str() + "/bow");
+  CHECK_THROWS_WITH(zero_shot(bow.exp, bow.taper, ZeroShotOptions{}), doctest::Contains("zero-shot needs tasks.description"));
 }
