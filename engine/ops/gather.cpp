@@ -19,6 +19,7 @@ Tensor gather_columns(const Tensor& x, const Tensor& index) {
   require_float(x, "gather_columns", "input", 2);
   require_labels(index, "gather_columns", "index");
   require_same_device(x, index, "gather_columns");
+  require_in_range(index, x.size(1), "gather_columns", "index", "position");
   Tensor y = Tensor::empty(Shape{x.size(0), index.size(0)}, DType::F32, x.device());
   backend_for(x.device()).gather_columns(x, index, y);
   auto node = std::make_shared<GatherColumnsNode>();
