@@ -31,7 +31,7 @@ StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const
   StandardAccuracy acc{Accuracy(domain_count(exp)), Accuracy(domain_count(exp))};
   Batch b;
   while (loader.next(b)) {
-    const Tensor logits = exp.arch.forward(net.params, net.buffers, b.images, false);
+    const Tensor logits = exp.arch.forward(net.params, net.buffers, b.images.to(exp.device), false).to(Device::cpu());
     for (int64_t r = 0; r < b.labels.numel(); ++r) {
       const float* row = logits.f32() + r * logits.size(1);
       const int64_t label = b.labels.i64()[r], domain = b.domains.i64()[r];
@@ -53,7 +53,7 @@ Accuracy evaluate_taper(const Experiment& exp, const TaperModel& model, const st
     const Task& task = tasks.at(b.indices[0]);
     PersonalizedModel m = personalize(exp, model, task);
     const ResNet net(m.arch);
-    const Tensor logits = net.forward(m.params, m.buffers, b.images, false);
+    const Tensor logits = net.forward(m.params, m.buffers, b.images.to(exp.device), false).to(Device::cpu());
     // Row r of the condensed classifier is class task.classes[r].
     const int64_t pick = predict(logits.f32(), logits.size(1), {});
     acc.add(task.classes[pick] == b.labels.i64()[0], b.domains.i64()[0]);

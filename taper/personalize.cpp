@@ -13,7 +13,7 @@ namespace taper {
 PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, const Task& task) {
   NoGradGuard no_grad;
   TensorMap pred_buffers = model.predictor_buffers;
-  auto alphas = exp.predictor.mixers(model.predictor_params, pred_buffers, exp.describe_all({task}), false)[0];
+  auto alphas = exp.predictor.mixers(model.predictor_params, pred_buffers, exp.describe_all({task}).to(exp.device), false)[0];
   PersonalizedModel out;
   out.arch = exp.arch.config();
   out.arch.num_classes = static_cast<int64_t>(task.classes.size());

@@ -68,8 +68,9 @@ Stages run_stages(const StageContext& ctx) {
 
 }  // namespace
 
-void train_run(const RunConfig& config, const std::string& run_dir, bool resume) {
-  const Experiment exp = Experiment::create(config);
+void train_run(const RunConfig& config, const std::string& run_dir, bool resume, Device device) {
+  require_device(device);  // before any data is read: "no CUDA device" comes at once
+  const Experiment exp = Experiment::create(config, device);
   prepare_dir(run_dir, config, resume);
   StageContext ctx{exp, run_dir, resume, {{"config", to_toml(config)}}, false};
   Stages s = run_stages(ctx);
@@ -77,7 +78,8 @@ void train_run(const RunConfig& config, const std::string& run_dir, bool resume)
   write_eval(run_dir, evaluate_run(run), config);
 }
 
-TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation) {
+TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation, Device device) {
+  require_device(device);
   const RunConfig trained = load_config(run_dir + "/config.toml");
   RunConfig config = evaluation ? *evaluation : trained;
   RunConfig same_tasks = config;
@@ -87,7 +89,7 @@ TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation) {
     throw ConfigError(config.source + ": an evaluation config may differ from the run's (" + run_dir +
                       "/config.toml) only in [tasks]");
   }
-  const Experiment exp = Experiment::create(config);
+  const Experiment exp = Experiment::create(config, device);
   StageContext ctx{exp, run_dir, true, {}, true};
   Stages s = run_stages(ctx);
   return TrainedRun{exp, s.stage1, s.taper, s.baseline};

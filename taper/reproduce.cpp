@@ -189,17 +189,17 @@ double training_seconds(const fs::path& dir) {
 
 // The run's eval.json, training it first if needed; under other evaluation
 // tasks, eval-<hash>.json, evaluating the finished run again.
-nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const fs::path& runs) {
+nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const fs::path& runs, Device device) {
   const fs::path dir = run_dir(c, runs);
   if (!fs::exists(dir / "eval.json")) {
     share_stages(runs, c, dir);
-    train_run(c, dir.string(), true);
+    train_run(c, dir.string(), true, device);
   }
   fs::path eval = dir / "eval.json";
   if (to_toml(evaluation) != to_toml(c)) {
     eval = dir / ("eval-" + hex(fnv1a(to_toml(evaluation))) + ".json");
     if (!fs::exists(eval)) {
-      TrainedRun run = load_run(dir.string(), &evaluation);
+      TrainedRun run = load_run(dir.string(), &evaluation, device);
       write_eval(dir.string(), evaluate_run(run), evaluation, eval.filename().string());
     }
   }
@@ -252,7 +252,7 @@ int64_t parameters_per_task(const RunConfig& c, const std::string& metric, int64
   return ResNet(rc).parameter_count();
 }
 
-nlohmann::json evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs, double* training) {
+nlohmann::json evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs, Device device, double* training) {
   nlohmann::json rows = nlohmann::json::array();
   std::set<fs::path> used;
   for (const Row& row : spec.rows) {
@@ -260,7 +260,7 @@ nlohmann::json evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& ru
     int64_t params = 0;
     for (int64_t s = 0; s < seeds; ++s) {
       const RunConfig c = effective_config(spec, row, s);
-      const nlohmann::json eval = run_once(c, effective_config(spec, row, s, true), runs);
+      const nlohmann::json eval = run_once(c, effective_config(spec, row, s, true), runs, device);
       if (!eval.contains(row.metric)) fail(spec.path, "row '" + row.label + "': eval.json has no metric '" + row.metric + "'");
       values.push_back(100.0 * eval[row.metric].get<double>());
       used.insert(run_dir(c, runs));
@@ -357,6 +357,7 @@ std::vector<std::string> experiment_names(const std::string& experiments_dir, co
 
 void reproduce(const ReproduceOptions& o) {
   const std::vector<std::string> names = o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only;
+  require_device(o.device);
   std::vector<Spec> specs;  // all read first: a bad file fails before any training
   for (const auto& name : names) {
     const fs::path path = fs::path(o.experiments_dir) / o.scale / (name + ".toml");
@@ -371,9 +372,9 @@ void reproduce(const ReproduceOptions& o) {
                  static_cast<long long>(seeds), seeds == 1 ? "" : "s");
     nlohmann::json doc = {{"name", spec.name}, {"title", spec.title}, {"scale", o.scale}, {"seeds", seeds},
                           {"tolerance", spec.tolerance}, {"command", o.command}, {"commit", commit()},
-                          {"date", utc_now()}, {"machine", machine()}};
+                          {"date", utc_now()}, {"machine", machine()}, {"device", o.device.str()}};
     double training = 0.0;
-    doc["rows"] = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale, &training);
+    doc["rows"] = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale, o.device, &training);
     doc["training_seconds"] = static_cast<int64_t>(training);
     doc["claims"] = judge(spec, doc["rows"]);
     doc["wall_seconds"] = static_cast<int64_t>(

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/device.h"
+
 namespace taper {
 
 struct ReproduceOptions {
@@ -34,6 +36,7 @@ struct ReproduceOptions {
   int64_t seeds = 0;              // 0: each file's own
   std::string experiments_dir = "experiments", results_dir = "results", runs_dir = "runs";
   std::string command;            // recorded in the results
+  Device device = Device::cpu();  // where every run trains and evaluates
 };
 
 void reproduce(const ReproduceOptions& options);
