@@ -417,14 +417,18 @@ void move_to(TensorMap& params, TensorMap& buffers, Device device) {
   for (auto& [n, t] : params) t = t.to(device).detach().set_requires_grad(true);
   for (auto& [n, t] : buffers) t = t.to(device).detach();
 }
+
+ResNet resnet(const char* arch, int64_t classes) {
+  ResNetConfig rc;
+  rc.arch = arch;
+  rc.num_classes = classes;
+  return ResNet(rc);
+}
 }  // namespace
 
 TEST_CASE("cuda: a ResNet-8 training step and an evaluation forward match the CPU") {
   REQUIRE_GPU_OR_SKIP();
-  ResNetConfig rc;
-  rc.arch = "resnet8";
-  rc.num_classes = 10;
-  const ResNet net(rc);
+  const ResNet net = resnet("resnet8", 10);
   Generator gen(5);
   TensorMap p_cpu = net.init_parameters(gen), b_cpu = net.init_buffers();
   TensorMap p_gpu = p_cpu, b_gpu = b_cpu;
@@ -456,10 +460,7 @@ TEST_CASE("cuda: a ResNet-8 training step and an evaluation forward match the CP
 #ifdef TAPER_CUDA
 TEST_CASE("cuda: after the first step, training steps allocate no new device memory") {
   REQUIRE_GPU_OR_SKIP();
-  ResNetConfig rc;
-  rc.arch = "resnet20";
-  rc.num_classes = 100;
-  const ResNet net(rc);
+  const ResNet net = resnet("resnet20", 100);
   Generator gen(6);
   TensorMap params = net.init_parameters(gen), buffers = net.init_buffers();
   move_to(params, buffers, kGpu);
