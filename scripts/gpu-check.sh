@@ -104,10 +104,12 @@ done
 # ---- 6. TAPER on CPU and GPU: the smoke config on the carried subset ----
 : > "$OUT/runs.txt"
 if [ -n "${TAPER_DATA:-}" ] && [ "$(left)" -gt 120 ]; then
-  for dev in cpu cuda; do
+  # Each run gets at most half of what is left (150 s at most): the GPU's first.
+  for dev in cuda cpu; do
     rm -rf "/tmp/smoke-$dev"
     t0=$(date +%s)
-    timeout 150 build/taper train experiments/tiny/smoke.toml --out "/tmp/smoke-$dev" --device $dev > "/tmp/smoke-$dev.log" 2>&1 \
+    limit=$(( ($(left) - 40) / 2 )); [ $limit -gt 150 ] && limit=150
+    timeout $limit build/taper train experiments/tiny/smoke.toml --out "/tmp/smoke-$dev" --device $dev > "/tmp/smoke-$dev.log" 2>&1 \
       || fail "smoke run on $dev (see runs.txt)"
     { echo "== smoke on $dev ($(( $(date +%s) - t0 )) s)"; tail -8 "/tmp/smoke-$dev.log"; cat "/tmp/smoke-$dev/eval.json" 2>/dev/null;
       cat "/tmp/smoke-$dev/log.jsonl" 2>/dev/null; } >> "$OUT/runs.txt"

@@ -188,7 +188,7 @@ TEST_CASE("cuda: without a GPU, device tensors fail at once with 'no CUDA device
   CHECK(why.find("no CUDA device") == 0);
   CHECK_THROWS_WITH(Tensor::empty({2}, DType::F32, kGpu), doctest::Contains("no CUDA device"));
   CHECK_THROWS_WITH(Tensor::scalar(1.0f).to(kGpu), doctest::Contains("no CUDA device"));
-  MESSAGE("CUDA backend built: " << (cuda_built() ? "yes" : "no") << "; " << why);
+  MESSAGE("CUDA backend built: " << std::string(cuda_built() ? "yes" : "no") << "; " << why);
 }
 
 TEST_CASE("cuda: `taper train --device cuda` without a GPU fails at once, before touching the run directory") {
