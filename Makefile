@@ -1,21 +1,46 @@
 # taper: `make -j2` builds build/taper, build/taper_tests and the benchmarks;
 # `make test` installs missing Debian packages, builds and runs the tests.
 # SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer into build-san/.
+# The CUDA backend is built when nvcc and cuDNN are found; CUDA=0 leaves it out
+# (into build-cpu/, so that the two builds' objects never mix).
 
 CXX      ?= g++
 SAN      ?= 0
 JOBS     ?= $(shell nproc)
-BUILD    := $(if $(filter 1,$(SAN)),build-san,build)
+
+# ---- CUDA: the toolkit's nvcc, cuBLAS and cuDNN (headers and libraries) ----
+# scripts/gpu-check.sh points CUDA_INCLUDE_DIRS / CUDA_LIB_DIRS at the CUDA and
+# cuDNN of the Python packages on a lent GPU machine.
+NVCC              ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+CUDA_HOME         ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_INCLUDE_DIRS ?= $(CUDA_HOME)/include
+CUDA_LIB_DIRS     ?= $(CUDA_HOME)/lib64
+# H100 / H200 (compute capability 9.0): the GPUs this project is lent.
+CUDA_ARCH         ?= sm_90
+CUDA_FOUND := $(if $(NVCC),$(if $(wildcard $(addsuffix /cudnn.h,$(CUDA_INCLUDE_DIRS))),1,0),0)
+# Sanitizer builds are for the CPU code: ASan and the CUDA runtime do not mix.
+CUDA     ?= $(if $(filter 1,$(SAN)),0,$(CUDA_FOUND))
+ifeq ($(CUDA)$(CUDA_FOUND),10)
+  $(error CUDA=1 but no nvcc with cuDNN headers was found (NVCC='$(NVCC)', CUDA_INCLUDE_DIRS='$(CUDA_INCLUDE_DIRS)'))
+endif
+BUILD    := $(if $(filter 1,$(SAN)),build-san,$(if $(filter 1,$(CUDA)),build,build-cpu))
+# SYSROOT: a folder holding the Debian packages' files (scripts/gpu-pack.sh
+# makes one), for a machine where they cannot be installed: a lent GPU machine.
+SYSROOT  ?=
 # OpenBLAS's OpenMP build: it shares libgomp's thread pool with our kernels.
 # (The pthread build's threads and OpenMP's spun against each other on 2 cores:
 # 40% of a training step went to sched_yield and spinning, measured with perf.)
-BLAS_DIR    := /usr/lib/x86_64-linux-gnu/openblas-openmp
-BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-openmp
+BLAS_DIR    := $(SYSROOT)/usr/lib/x86_64-linux-gnu/openblas-openmp
+BLAS_CFLAGS := -I$(SYSROOT)/usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 
 CXXFLAGS := -std=c++20 -O3 -march=native -fopenmp -Wall -Wextra -Wno-unknown-pragmas -I. $(BLAS_CFLAGS) -MMD -MP \
             -DTAPER_SOURCE_DIR=\"$(CURDIR)\"
 LDLIBS   := $(BLAS_LIBS) -lturbojpeg -lutf8proc -fopenmp -lpthread
+ifneq ($(SYSROOT),)
+  CXXFLAGS += -isystem $(SYSROOT)/usr/include
+  LDLIBS   += -L$(SYSROOT)/usr/lib/x86_64-linux-gnu -Wl,-rpath,$(SYSROOT)/usr/lib/x86_64-linux-gnu
+endif
 ifeq ($(SAN),1)
   CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DTAPER_POISON_ALLOCATIONS
   LDLIBS   += -fsanitize=address,undefined
@@ -23,26 +48,45 @@ endif
 
 # One-way layers: engine <- nn <- taper <- cli. Each later layer adds its folder here.
 LIB_SRC   := $(wildcard engine/*.cpp engine/cpu/*.cpp engine/ops/*.cpp data/*.cpp nn/*.cpp taper/*.cpp)
+ifeq ($(CUDA),1)
+  CUDA_INC  := $(addprefix -I,$(CUDA_INCLUDE_DIRS))
+  # RPATH (not RUNPATH) so that cuBLAS and cuDNN find their own companions
+  # (cublasLt, cudnn_cnn, ...) in the same folders.
+  LDLIBS    += $(foreach d,$(CUDA_LIB_DIRS),-L$(d) -Wl,--disable-new-dtags,-rpath,$(d)) \
+               -l:libcudnn.so.9 -l:libcublas.so.13 -l:libcudart.so.13
+  CXXFLAGS  += -DTAPER_CUDA
+  NVCCFLAGS := -std=c++20 -O3 -arch=$(CUDA_ARCH) -I. $(CUDA_INC) -DTAPER_CUDA -MMD -MP \
+               $(if $(filter 1,$(SAN)),-DTAPER_POISON_ALLOCATIONS) -Xcompiler -Wall
+  LIB_SRC   += $(wildcard engine/cuda/*.cpp)
+  CU_SRC    := $(wildcard engine/cuda/*.cu)
+endif
 CLI_SRC   := $(wildcard cli/*.cpp)
 TEST_SRC  := $(wildcard tests/*.cpp)
 BENCH_SRC := $(wildcard bench/*.cpp)
 
 obj = $(patsubst %.cpp,$(BUILD)/obj/%.o,$(1))
-LIB_OBJ := $(call obj,$(LIB_SRC))
+LIB_OBJ := $(call obj,$(LIB_SRC)) $(patsubst %.cu,$(BUILD)/obj/%.cu.o,$(CU_SRC))
 BENCHES := $(patsubst bench/%.cpp,$(BUILD)/bench_%,$(BENCH_SRC))
-DEPS_STAMP := build/.deps-installed
+# With a SYSROOT the packages are not installed, so nothing is checked.
+DEPS_STAMP := $(if $(SYSROOT),,build/.deps-installed)
 
 .PHONY: all test demo bench clean deps data regress text-model
 all: $(BUILD)/taper $(BUILD)/taper_tests $(BENCHES)
 
 deps: $(DEPS_STAMP)
-$(DEPS_STAMP): scripts/debian-packages.txt scripts/install-deps.sh
+build/.deps-installed: scripts/debian-packages.txt scripts/install-deps.sh
 	@scripts/install-deps.sh
 	@mkdir -p $(dir $@) && touch $@
 
 $(BUILD)/obj/%.o: %.cpp | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/obj/engine/cuda/%.o: CXXFLAGS += $(CUDA_INC)
+
+$(BUILD)/obj/%.cu.o: %.cu | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -c $< -o $@
 
 $(BUILD)/libtaper.a: $(LIB_OBJ)
 	ar rcs $@ $^
@@ -89,6 +133,6 @@ text-model:
 	@scripts/fetch-text-model.sh
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-cpu
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

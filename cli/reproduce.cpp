@@ -11,7 +11,8 @@
 namespace taper::cli {
 
 const char kReproduceHelp[] =
-    "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check | --plan | --claims]\n\n"
+    "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check | --plan | --claims]\n"
+    "                       [--device cpu|cuda] [--tf32]\n\n"
     "Runs the paper's tables and figures as experiments/SCALE/NAME.toml describe them\n"
     "(SCALE: tiny, mini, gpu, paper), across seeds, sharing runs and stage checkpoints\n"
     "between rows, resuming interrupted runs (runs/SCALE/), and writes\n"
@@ -19,6 +20,10 @@ const char kReproduceHelp[] =
     "per claim, and the command, commit, seeds, machine and wall time.\n\n"
     "  --only NAME,...  just these experiments (default: every file of the scale)\n"
     "  --seeds N        seeds per row (default: each file's own)\n"
+    "  --device DEV     where runs train and evaluate: cpu (default) or cuda; fails at\n"
+    "                   once with 'no CUDA device' without a GPU\n"
+    "  --tf32           let the GPU use TF32 for FP32 GEMM and convolution (faster,\n"
+    "                   about 3 decimal digits; off by default)\n"
     "  --check          regression mode (`make regress`): run into build/regress/ and\n"
     "                   compare every row with the committed results/SCALE/NAME.json\n"
     "                   within the file's tolerance; exit 1 on any difference\n"
@@ -40,7 +45,7 @@ std::vector<std::string> split(const std::string& list) {
 }  // namespace
 
 int run_reproduce(int argc, char** argv) {
-  const Args args(argc, argv, {"--scale", "--only", "--seeds"}, {"--check", "--plan", "--claims"});
+  const Args args(argc, argv, {"--scale", "--only", "--seeds", "--device"}, {"--check", "--plan", "--claims", "--tf32"});
   args.expect_positional(0, "no positional arguments");
   if (!args.has("--scale")) throw std::invalid_argument("--scale is required (tiny, mini, gpu or paper)");
   ReproduceOptions o;
@@ -53,6 +58,8 @@ int run_reproduce(int argc, char** argv) {
   }
   o.plan = args.has("--plan");
   if (o.plan && args.has("--check")) throw std::invalid_argument("--plan and --check exclude each other");
+  o.device = parse_device(args.get("--device", "cpu"));
+  set_allow_tf32(args.has("--tf32"));
   for (int i = 0; i < argc; ++i) o.command += (i ? " " : "taper ") + std::string(argv[i]);
   if (!args.has("--check")) {
     reproduce(o);

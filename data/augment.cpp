@@ -94,6 +94,13 @@ Generator augment_generator(uint64_t seed, int64_t epoch, int64_t index) {
   return Generator(seed, kAugmentStream).fork(static_cast<uint64_t>(epoch)).fork(static_cast<uint64_t>(index));
 }
 
+PadCropNormalize pad_crop_parameters(int64_t padding, const Normalization& norm) {
+  PadCropNormalize p;
+  p.padding = padding;
+  for (int c = 0; c < 3; ++c) p.mean[c] = norm.mean[c], p.std[c] = norm.std[c];
+  return p;
+}
+
 PadCrop sample_pad_crop(Generator& gen, int64_t padding) {
   PadCrop crop;
   crop.top = static_cast<int64_t>(gen.below(2 * padding + 1));
@@ -106,13 +113,11 @@ void pad_crop_normalize(const Image& image, const PadCrop& crop, int64_t padding
                         float* out_chw) {
   check_image(image, "pad_crop_normalize");
   const int64_t h = image.height, w = image.width;
+  const PadCropNormalize p = pad_crop_parameters(padding, norm);
   for (int64_t c = 0; c < 3; ++c)
     for (int64_t y = 0; y < h; ++y)
       for (int64_t x = 0; x < w; ++x) {
-        const int64_t sy = crop.top + y - padding;
-        const int64_t sx = crop.left + (crop.flip ? w - 1 - x : x) - padding;
-        const bool inside = sy >= 0 && sy < h && sx >= 0 && sx < w;
-        out_chw[(c * h + y) * w + x] = normalize(inside ? image.at(sy, sx)[c] : 0.0f, norm, c);
+        out_chw[(c * h + y) * w + x] = pad_crop_value(image.pixels.data(), h, w, crop.top, crop.left, crop.flip, c, y, x, p);
       }
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "data/image.h"
+#include "engine/pad_crop.h"
 #include "engine/rng.h"
 
 namespace taper {
@@ -37,6 +38,9 @@ struct PadCrop {
 };
 // top, left uniform in [0, 2 * padding]; flip with p = 0.5.
 PadCrop sample_pad_crop(Generator& gen, int64_t padding);
+// The kernels' form of (padding, norm): Backend::pad_crop_normalize computes
+// on the device what pad_crop_normalize computes here, bit for bit.
+PadCropNormalize pad_crop_parameters(int64_t padding, const Normalization& norm);
 void pad_crop_normalize(const Image& image, const PadCrop& crop, int64_t padding, const Normalization& norm,
                         float* out_chw);
 // Training: a sampled PadCrop; evaluation: normalisation only (gen unused).

@@ -27,6 +27,8 @@ class ImageStore {
   virtual ~ImageStore() = default;
   virtual int64_t size() const = 0;
   virtual Image image(int64_t index) const = 0;  // thread-safe
+  // True when image() reads files (too many to hold decoded on a device).
+  virtual bool decodes_files() const { return false; }
 };
 
 // Fixed-size images held in memory as one HWC byte array (CIFAR, styles).
@@ -50,6 +52,7 @@ class FileImageStore final : public ImageStore {
   explicit FileImageStore(std::vector<std::string> paths) : paths_(std::move(paths)) {}
   int64_t size() const override { return static_cast<int64_t>(paths_.size()); }
   Image image(int64_t index) const override { return read_image(paths_.at(index)); }
+  bool decodes_files() const override { return true; }
   const std::string& path(int64_t index) const { return paths_.at(index); }
 
  private:

@@ -5,6 +5,12 @@
 // Determinism: the order is a function of (seed, epoch), and image i's
 // augmentation draws from Generator(seed, epoch).fork(i), so the batches are
 // identical for any number of workers.
+//
+// Resident mode (LoaderOptions::resident), for training on a GPU: every
+// image's bytes are uploaded to the device once, and each batch is cropped,
+// flipped and normalised there by one kernel with the draws the CPU
+// transform (augment_cifar) makes, so the batches are the same bits and the
+// GPU never waits for decoding threads.
 #pragma once
 
 #include <condition_variable>
@@ -12,9 +18,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include "data/augment.h"
 #include "data/dataset.h"
 #include "engine/rng.h"
 #include "engine/tensor.h"
@@ -23,6 +31,13 @@ namespace taper {
 
 // Writes one augmented image as float CHW [channels, height, width] to out.
 using Transform = std::function<void(const Image& image, Generator& gen, float* out)>;
+
+// Resident mode's augmentation: augment_cifar's, on `device`.
+struct ResidentCrop {
+  Device device;
+  bool augment = true;  // sampled crops and flips; else the centred crop (evaluation)
+  PadCropNormalize p;
+};
 
 struct LoaderOptions {
   int64_t batch_size = 128;
@@ -36,6 +51,9 @@ struct LoaderOptions {
   // order (stage 3 lays out task groups this way). Must be a pure function
   // of the epoch for runs to be reproducible.
   std::function<std::vector<int64_t>(int64_t epoch)> order;
+  // Set: resident mode (the transform is not called). Needs equal-sized RGB
+  // images held in memory (not decoded from files).
+  std::optional<ResidentCrop> resident;
 };
 
 struct Batch {
@@ -67,6 +85,7 @@ class Loader {
  private:
   void work(int worker);
   Batch make_batch(int64_t b) const;
+  Batch make_resident_batch(int64_t b) const;
   void stop();
 
   std::shared_ptr<const Dataset> data_;
@@ -82,6 +101,8 @@ class Loader {
   int64_t next_ = 0;  // the batch the consumer takes next
   bool stopping_ = false;
   std::vector<std::thread> threads_;
+  bool started_ = false;
+  Tensor resident_images_;  // [N, H, W, 3] U8 on the resident device
 };
 
 }  // namespace taper

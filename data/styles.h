@@ -35,6 +35,7 @@ class StyledImageStore final : public ImageStore {
   StyledImageStore(std::shared_ptr<const ImageStore> base, std::vector<Style> styles, uint64_t seed);
   int64_t size() const override { return base_->size() * static_cast<int64_t>(styles_.size()); }
   Image image(int64_t index) const override;
+  bool decodes_files() const override { return base_->decodes_files(); }
 
  private:
   std::shared_ptr<const ImageStore> base_;

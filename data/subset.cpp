@@ -13,6 +13,7 @@ class IndexedImageStore final : public ImageStore {
       : base_(std::move(base)), indices_(std::move(indices)) {}
   int64_t size() const override { return static_cast<int64_t>(indices_.size()); }
   Image image(int64_t index) const override { return base_->image(indices_.at(index)); }
+  bool decodes_files() const override { return base_->decodes_files(); }
 
  private:
   std::shared_ptr<const ImageStore> base_;

@@ -2,12 +2,16 @@
 // autograd logic and shape checks, allocate outputs, and call these kernels
 // on the backend of their inputs' device; a backend only computes.
 //
-// The CPU backend lives in engine/cpu/, one file per kernel family. A new
-// device adds a subclass and registers it in backend.cpp.
+// The CPU backend lives in engine/cpu/, the CUDA backend in engine/cuda/,
+// each with one file per kernel family under the same name (a reader finds
+// the CPU reference of engine/cuda/softmax.cu in engine/cpu/softmax.cpp).
+// A new kernel is one pure virtual here plus one function in each backend's
+// file of its family; a new family is one new file per backend.
 #pragma once
 
 #include <vector>
 
+#include "engine/pad_crop.h"
 #include "engine/tensor.h"
 
 namespace taper {
@@ -27,6 +31,19 @@ struct SgdHyper {
 class Backend {
  public:
   virtual ~Backend() = default;
+
+  // Memory (memory.cpp): the CPU's aligned heap, a device's caching
+  // allocator. Storage is the only caller.
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* data, size_t bytes) = 0;
+  virtual void zero(Tensor& out) = 0;  // every byte 0, any dtype
+  // Raw bytes between host memory and a tensor of this device (out.nbytes()
+  // or src.nbytes() of them); synchronous.
+  virtual void copy_from_host(Tensor& dst, const void* src) = 0;
+  virtual void copy_to_host(void* dst, const Tensor& src) = 0;
+  // bytes of src from byte src_offset to dst from byte dst_offset, both on
+  // this device (a batch's rows, say).
+  virtual void copy_range(Tensor& dst, size_t dst_offset, const Tensor& src, size_t src_offset, size_t bytes) = 0;
 
   // Element-wise (elementwise.cpp). All tensors have equal numel.
   virtual void fill(Tensor& out, float value) = 0;
@@ -94,7 +111,8 @@ class Backend {
   virtual void global_avg_pool_forward(const Tensor& x, Tensor& y) = 0;
   virtual void global_avg_pool_backward(const Tensor& grad_y, Tensor& grad_x) = 0;
 
-  // Row-wise softmax and cross-entropy over [N, C] (softmax.cpp).
+  // Row-wise softmax and cross-entropy over [N, C] (softmax.cpp). Labels
+  // are checked by the op before the kernel runs.
   virtual void softmax(const Tensor& x, Tensor& y, bool log) = 0;
   virtual void softmax_backward(const Tensor& y, const Tensor& grad_y, Tensor& grad_x, bool log) = 0;
   // Softmax over the last axis of x [B, R, C], keeping only the columns c with
@@ -107,7 +125,7 @@ class Backend {
   virtual void cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& grad_loss,
                                       Tensor& grad_logits) = 0;
 
-  // Column gather over [N, C] with I64 indices (gather.cpp).
+  // Column gather over [N, C] with I64 indices, checked by the op (gather.cpp).
   virtual void gather_columns(const Tensor& x, const Tensor& index, Tensor& y) = 0;
   virtual void gather_columns_backward(const Tensor& grad_y, const Tensor& index, Tensor& grad_x) = 0;
 
@@ -127,13 +145,21 @@ class Backend {
   virtual void mix_backward(const Tensor& alpha, const std::vector<Tensor>& bases, const Tensor& grad_out,
                             Tensor& grad_alpha, std::vector<Tensor>& grad_bases) = 0;
 
+  // CIFAR-style batches from resident image bytes (augment.cpp): row b of
+  // out [B, 3, H, W] is image crops[b, 0] of images [N, H, W, 3] (U8, HWC),
+  // cropped at (crops[b, 1], crops[b, 2]), mirrored when crops[b, 3] != 0,
+  // and normalised (engine/pad_crop.h). crops is I64 [B, 4].
+  virtual void pad_crop_normalize(const Tensor& images, const Tensor& crops, Tensor& out,
+                                  const PadCropNormalize& p) = 0;
+
   // One SGD update in place (sgd.cpp); momentum_buf is used when momentum > 0.
   virtual void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buf, bool first_step,
                         const SgdHyper& h) = 0;
 };
 
-// The backend that computes on tensors of this device; throws when the
-// device's backend is not in this build.
+// The backend that computes on tensors of this device; throws
+// std::runtime_error starting "no CUDA device" when the device's backend is
+// not in this build or the machine has no such device.
 Backend& backend_for(Device device);
 
 }  // namespace taper

@@ -2,6 +2,7 @@
 // always built, the CUDA backend only when the toolkit is found.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace taper {
@@ -19,5 +20,21 @@ struct Device {
   bool operator!=(const Device& o) const { return !(*this == o); }
   std::string str() const;  // "cpu", "cuda:0"
 };
+
+// "cpu", "cuda" (= cuda:0) or "cuda:N"; throws std::invalid_argument naming
+// the text otherwise (engine/device.cpp).
+Device parse_device(const std::string& text);
+
+// Throws the backend's error ("no CUDA device: ...") unless tensors can be
+// made on device; commands call it before any work (engine/backend.cpp).
+void require_device(Device device);
+// True when this build has the CUDA backend (whether or not a GPU is there).
+bool cuda_built();
+
+// Whether the CUDA backend may use TF32 tensor cores for FP32 GEMM and
+// convolution. Off by default, so that FP32 results match the CPU's within
+// 1e-4; on trades about 3 decimal digits of the inputs for speed.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 
 }  // namespace taper

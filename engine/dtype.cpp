@@ -1,7 +1,5 @@
 #include "engine/dtype.h"
 
-#include "engine/device.h"
-
 namespace taper {
 
 size_t dtype_size(DType dtype) {
@@ -30,10 +28,6 @@ bool dtype_from_name(const std::string& name, DType* out) {
     }
   }
   return false;
-}
-
-std::string Device::str() const {
-  return is_cpu() ? "cpu" : "cuda:" + std::to_string(index);
 }
 
 }  // namespace taper

@@ -384,7 +384,10 @@ std::string serialize(const SafetensorsFile& file, const std::string& origin) {
   out.reserve(8 + text.size() + offset);
   append_u64_le(&out, text.size());
   out += text;
-  for (const auto& [name, t] : file.tensors) out.append(static_cast<const char*>(t.data_ptr()), t.nbytes());
+  for (const auto& [name, t] : file.tensors) {
+    const Tensor host = t.to(Device::cpu());  // device tensors are saved from a host copy
+    out.append(static_cast<const char*>(host.data_ptr()), host.nbytes());
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "engine/autograd.h"
+#include "engine/backend.h"
 #include "engine/ops.h"
 
 namespace taper {
@@ -61,22 +62,10 @@ bool Shape::operator==(const Shape& other) const {
 // ---- Storage ----
 
 Storage::Storage(size_t nbytes, Device dev) : bytes(nbytes), device(dev) {
-  if (!dev.is_cpu()) {
-    throw std::runtime_error("Storage: device " + dev.str() + " is not available in this build");
-  }
-  // 64-byte alignment suits AVX-512 loads and cache lines; aligned_alloc
-  // wants a multiple of the alignment.
-  size_t rounded = (nbytes + 63) / 64 * 64;
-  data = std::aligned_alloc(64, rounded ? rounded : 64);
-  if (!data) throw std::bad_alloc();
-#ifdef TAPER_POISON_ALLOCATIONS
-  // Sanitizer builds fill new memory with NaN bytes, so that a kernel that
-  // reads an output before writing it shows up as NaN instead of passing by luck.
-  std::memset(data, 0xFF, rounded ? rounded : 64);
-#endif
+  data = backend_for(dev).allocate(nbytes);
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() { backend_for(device).deallocate(data, bytes); }
 
 // ---- Tensor factories ----
 
@@ -90,7 +79,7 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);
-  std::memset(t.data_ptr(), 0, t.nbytes());
+  backend_for(device).zero(t);
   return t;
 }
 
@@ -196,23 +185,41 @@ void Tensor::copy_from(const Tensor& src) {
   check_arg(src.shape() == shape() && src.dtype() == dtype(), "copy_from",
             "source " + src.shape().str() + " " + dtype_name(src.dtype()) + " vs destination " + shape().str() +
                 " " + dtype_name(dtype()));
-  copy_bytes(*this, src);
+  if (src.device() == device()) {
+    copy_bytes(*this, src);
+  } else if (device().is_cpu()) {
+    backend_for(src.device()).copy_to_host(data_ptr(), src);
+  } else if (src.device().is_cpu()) {
+    backend_for(device()).copy_from_host(*this, src.data_ptr());
+  } else {
+    throw std::invalid_argument("copy_from: no direct copy from " + src.device().str() + " to " + device().str());
+  }
+}
+
+Tensor Tensor::to(Device target) const {
+  if (device() == target) return *this;
+  Tensor out = empty(shape(), dtype(), target);
+  out.copy_from(*this);
+  return out;
 }
 
 void Tensor::fill(float value) { fill_value(*this, value); }
 
 float Tensor::item() const {
   check_arg(numel() == 1, "item", "tensor has " + std::to_string(numel()) + " elements");
-  return dtype() == DType::I64 ? static_cast<float>(i64()[0]) : f32()[0];
+  const Tensor host = to(Device::cpu());
+  return dtype() == DType::I64 ? static_cast<float>(host.i64()[0]) : host.f32()[0];
 }
 
 std::vector<float> Tensor::to_vector() const {
-  const float* p = f32();
+  const Tensor host = to(Device::cpu());
+  const float* p = host.f32();
   return {p, p + numel()};
 }
 
 std::vector<int64_t> Tensor::to_labels() const {
-  const int64_t* p = i64();
+  const Tensor host = to(Device::cpu());
+  const int64_t* p = host.i64();
   return {p, p + numel()};
 }
 

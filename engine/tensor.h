@@ -37,8 +37,8 @@ struct Shape {
   bool operator!=(const Shape& other) const { return !(*this == other); }
 };
 
-// Owns one allocation. Shared by every tensor that views it (reshape,
-// detach), freed when the last one goes.
+// Owns one allocation from its device's backend (Backend::allocate). Shared
+// by every tensor that views it (reshape, detach), freed when the last one goes.
 struct Storage {
   void* data = nullptr;
   size_t bytes = 0;
@@ -108,8 +108,14 @@ class Tensor {
   // Copies and views.
   Tensor detach() const;  // shares storage, no history
   Tensor clone() const;   // new storage, no history
-  void copy_from(const Tensor& src);  // same shape and dtype, in place
+  // Same shape and dtype, in place; src may be on another device (host <->
+  // device copies go through here).
+  void copy_from(const Tensor& src);
+  // This tensor on `device`: itself when already there, else a copy with no
+  // history (requires_grad is not carried over: move leaves before training).
+  Tensor to(Device device) const;
   void fill(float value);
+  // Host values; a device tensor is copied to the host first.
   float item() const;
   std::vector<float> to_vector() const;
   std::vector<int64_t> to_labels() const;

@@ -1,8 +1,27 @@
 #include "taper/checkpoint.h"
 
+#include <unordered_map>
+
 #include "engine/safetensors.h"
 
 namespace taper {
+
+void move_state(TrainState& state, Device device) {
+  std::unordered_map<const TensorImpl*, Tensor> moved;
+  auto move = [&](Tensor& t, bool leaf) {
+    auto it = moved.find(t.impl());
+    if (it == moved.end()) {
+      Tensor m = t.to(device);
+      if (!m.same(t)) m = m.detach();
+      if (leaf) m.set_requires_grad(true);
+      it = moved.emplace(t.impl(), m).first;
+    }
+    t = it->second;
+  };
+  for (auto& [n, t] : state.params) move(t, true);
+  for (auto& [n, t] : state.buffers) move(t, false);
+  for (auto& [n, t] : state.momentum) move(t, false);
+}
 
 void save_state(const std::string& path, const TrainState& state, const std::map<std::string, std::string>& metadata) {
   SafetensorsFile file;

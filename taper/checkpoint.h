@@ -19,6 +19,10 @@ struct TrainState {
   int64_t epochs_done = 0;
 };
 
+// Moves every tensor of the state to device (parameters stay leaves that
+// require grad); tensors shared under several names stay shared.
+void move_state(TrainState& state, Device device);
+
 void save_state(const std::string& path, const TrainState& state, const std::map<std::string, std::string>& metadata);
 
 // Loads into `state`, whose params and buffers must already hold tensors of

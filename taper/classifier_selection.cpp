@@ -24,7 +24,7 @@ Tensor selected_cross_entropy(const Tensor& logits, const Tensor& labels,
                               const std::vector<std::vector<int64_t>>& row_tasks) {
   check_arg(static_cast<int64_t>(row_tasks.size()) == logits.size(0), "selected_cross_entropy",
             "one task per row needed");
-  return cross_entropy(add(logits, task_mask(row_tasks, logits.size(1))), labels);
+  return cross_entropy(add(logits, task_mask(row_tasks, logits.size(1)).to(logits.device())), labels);
 }
 
 int64_t predict(const float* row, int64_t num_classes, const std::vector<int64_t>& task_classes) {
@@ -37,7 +37,9 @@ int64_t predict(const float* row, int64_t num_classes, const std::vector<int64_t
 }
 
 void select_classifier_rows(TensorMap& params, const std::vector<int64_t>& task_classes) {
-  const Tensor w = params.at("fc.weight"), b = params.at("fc.bias");
+  // A few rows: selected on the host, the result on the parameters' device.
+  const Device device = params.at("fc.weight").device();
+  const Tensor w = params.at("fc.weight").to(Device::cpu()), b = params.at("fc.bias").to(Device::cpu());
   const int64_t k = static_cast<int64_t>(task_classes.size()), features = w.size(1);
   Tensor ws = Tensor::empty({k, features}), bs = Tensor::empty({k});
   for (int64_t i = 0; i < k; ++i) {
@@ -46,8 +48,8 @@ void select_classifier_rows(TensorMap& params, const std::vector<int64_t>& task_
     std::memcpy(ws.f32() + i * features, w.f32() + c * features, features * sizeof(float));
     bs.f32()[i] = b.f32()[c];
   }
-  params["fc.weight"] = ws;
-  params["fc.bias"] = bs;
+  params["fc.weight"] = ws.to(device);
+  params["fc.bias"] = bs.to(device);
 }
 
 }  // namespace taper

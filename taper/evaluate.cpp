@@ -35,7 +35,7 @@ StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const
   StandardAccuracy acc{Accuracy(domain_count(exp)), Accuracy(domain_count(exp))};
   Batch b;
   while (loader.next(b)) {
-    const Tensor logits = exp.arch.forward(net.params, net.buffers, b.images, false);
+    const Tensor logits = exp.arch.forward(net.params, net.buffers, b.images.to(exp.device), false).to(Device::cpu());
     for (int64_t r = 0; r < b.labels.numel(); ++r) {
       const float* row = logits.f32() + r * logits.size(1);
       const int64_t label = b.labels.i64()[r], domain = b.domains.i64()[r];
@@ -73,7 +73,7 @@ TaperAccuracy evaluate_taper(const Experiment& exp, const TaperModel& model, con
     // The personalized network is this one with only the task's classifier
     // rows (personalize()); selecting those rows' logits is the same.
     MixedNetwork m = mix_for_task(exp, model, task);
-    const Tensor logits = exp.arch.forward(m.params, m.buffers, b.images, false);
+    const Tensor logits = exp.arch.forward(m.params, m.buffers, b.images.to(exp.device), false).to(Device::cpu());
     const int64_t label = b.labels.i64()[0], domain = b.domains.i64()[0];
     acc.personalized.add(predict(logits.f32(), logits.size(1), task.classes) == label, domain);
     acc.without_selection.add(predict(logits.f32(), logits.size(1), {}) == label, domain);

@@ -5,6 +5,7 @@
 #include "data/augment.h"
 #include "data/catalog.h"
 #include "data/subset.h"
+#include "engine/backend.h"
 
 namespace taper {
 
@@ -58,7 +59,7 @@ ResNet make_arch(const RunConfig& c, int64_t classes) {
 
 }  // namespace
 
-Experiment Experiment::create(const RunConfig& c) {
+Experiment Experiment::create(const RunConfig& c, Device device) {
   auto train = load(c, "train", c.data.train_per_class);
   auto test = load(c, "test", c.data.test_per_class);
   const int64_t classes = train->meta.num_classes();
@@ -72,8 +73,8 @@ Experiment Experiment::create(const RunConfig& c) {
   TaskSampler sampler = make_task_sampler(c.data.dataset, train->meta, sampler_options(c));
   // One image tells the input size; a file-backed store decodes to answer.
   const Image probe = train->images->image(0);
-  return Experiment{c,         train,       test,        std::move(arch), std::move(sampler),
-                    layout,    predictor,   probe.height, probe.width,    std::move(describer)};
+  return Experiment{c,         train,     test,        std::move(arch), std::move(sampler), layout, predictor,
+                    probe.height, probe.width, std::move(describer), device};
 }
 
 std::vector<float> Experiment::describe(const Task& task) const { return describer->describe(task); }
@@ -104,6 +105,11 @@ LoaderOptions Experiment::loader_options(int64_t batch, bool train) const {
   o.seed = config.seed;
   o.height = image_height;
   o.width = image_width;
+  // On a GPU the images live there and are augmented there (the same bits
+  // as transform(train) makes), unless they are decoded from files.
+  if (!device.is_cpu() && !this->train->images->decodes_files()) {
+    o.resident = ResidentCrop{device, train && config.data.augment, pad_crop_parameters(4, kCifar100Normalization)};
+  }
   return o;
 }
 
@@ -120,13 +126,14 @@ std::vector<Batch> decode_images(const Experiment& exp, std::shared_ptr<const Da
   return batches;
 }
 
+DeviceBatch to_device(const Batch& b, Device device) { return {b.images.to(device), b.labels.to(device)}; }
+
 Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end) {
   Shape shape = x.shape();
   const int64_t per_row = x.numel() / shape.dims[0];
   shape.dims[0] = end - begin;
-  Tensor out = Tensor::empty(shape, x.dtype());
-  std::memcpy(out.data_ptr(), static_cast<const char*>(x.data_ptr()) + begin * per_row * dtype_size(x.dtype()),
-              out.nbytes());
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
+  backend_for(x.device()).copy_range(out, 0, x, begin * per_row * dtype_size(x.dtype()), out.nbytes());
   return out;
 }
 

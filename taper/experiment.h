@@ -28,25 +28,37 @@ struct Experiment {
   MixerPredictor predictor;
   int64_t image_height = 0, image_width = 0;  // of the training images, read once
   std::shared_ptr<const TaskDescriber> describer;  // tasks.description
+  // Where training and evaluation compute (`taper train --device`); not part
+  // of the config: a run's checkpoints are the same on any device, and a run
+  // may be resumed on another.
+  Device device = Device::cpu();
 
-  static Experiment create(const RunConfig& config);
+  static Experiment create(const RunConfig& config, Device device = Device::cpu());
 
   int64_t num_classes() const { return arch.config().num_classes; }
   // The task description the mixer predictor reads (taper/task_description.h).
   std::vector<float> describe(const Task& task) const;
   Tensor describe_all(const std::vector<Task>& tasks) const;  // [G, D]
   Transform transform(bool train) const;
+  // Loader options for training or evaluation; on a GPU they ask for
+  // resident batches that equal transform(train)'s.
   LoaderOptions loader_options(int64_t batch, bool train) const;
   // The evaluation tasks: one per test image, fixed by tasks.eval_seed.
   std::vector<Task> eval_tasks() const;
 };
 
-// Rows [begin, end) of a batch of images (no gradient needed for inputs).
+// Rows [begin, end) of a batch, on its device (no gradient needed for inputs).
 Tensor slice_rows(const Tensor& x, int64_t begin, int64_t end);
 
 // The images at `indices` of `data` (in that order) through the run's
 // evaluation transform, in batches of at most 256.
 std::vector<Batch> decode_images(const Experiment& exp, std::shared_ptr<const Dataset> data,
                                  std::vector<int64_t> indices);
+
+// A batch's images and labels on the experiment's device.
+struct DeviceBatch {
+  Tensor images, labels;
+};
+DeviceBatch to_device(const Batch& b, Device device);
 
 }  // namespace taper

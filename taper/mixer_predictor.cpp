@@ -71,7 +71,7 @@ std::vector<std::vector<Tensor>> MixerPredictor::mixers(const TensorMap& params,
     for (int64_t b = 0; b < blocks_; ++b) {
       std::vector<int64_t> columns(bases_);
       for (int64_t q = 0; q < bases_; ++q) columns[q] = (g * blocks_ + b) * bases_ + q;
-      out[g].push_back(reshape(gather_columns(alpha, Tensor::from_labels(columns)), {bases_}));
+      out[g].push_back(reshape(gather_columns(alpha, Tensor::from_labels(columns).to(alpha.device())), {bases_}));
     }
   }
   return out;

@@ -20,7 +20,7 @@ MixedNetwork mix_for_description(const Experiment& exp, const TaperModel& model,
             "a description of " + std::to_string(description.size()) + " values; the mixer predictor reads " +
                 std::to_string(exp.predictor.description_dim()));
   TensorMap pred_buffers = model.predictor_buffers;
-  const Tensor d = Tensor::from_vector(description, {1, static_cast<int64_t>(description.size())});
+  const Tensor d = Tensor::from_vector(description, {1, static_cast<int64_t>(description.size())}).to(exp.device);
   MixedNetwork m;
   m.mixers = exp.predictor.mixers(model.predictor_params, pred_buffers, d, false)[0];
   for (const auto& [n, t] : mix_parameters(exp.arch, exp.layout, model.bases, m.mixers)) m.params[n] = t.detach();

@@ -100,8 +100,9 @@ TrainedRun trained_run(const Experiment& exp, Stages& s, std::shared_ptr<const T
 
 }  // namespace
 
-void train_run(const RunConfig& config, const std::string& run_dir, bool resume) {
-  const Experiment exp = Experiment::create(config);
+void train_run(const RunConfig& config, const std::string& run_dir, bool resume, Device device) {
+  require_device(device);  // before any data is read: "no CUDA device" comes at once
+  const Experiment exp = Experiment::create(config, device);
   prepare_dir(run_dir, config, resume);
   StageContext ctx{exp, run_dir, resume, {{"config", to_toml(config)}}, false};
   Stages s = run_stages(ctx);
@@ -109,7 +110,8 @@ void train_run(const RunConfig& config, const std::string& run_dir, bool resume)
   write_eval(run_dir, evaluate_run(run), config);
 }
 
-TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation) {
+TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation, Device device) {
+  require_device(device);
   const RunConfig trained = load_config(run_dir + "/config.toml");
   RunConfig config = evaluation ? *evaluation : trained;
   RunConfig same_tasks = config;
@@ -119,7 +121,7 @@ TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation) {
     throw ConfigError(config.source + ": an evaluation config may differ from the run's (" + run_dir +
                       "/config.toml) only in [tasks]");
   }
-  const Experiment exp = Experiment::create(config);
+  const Experiment exp = Experiment::create(config, device);
   std::shared_ptr<const TaskDescriber> trained_describer;
   if (trained.tasks.description != config.tasks.description) {
     trained_describer = std::make_shared<const TaskDescriber>(trained.tasks.description, config.data.dataset,

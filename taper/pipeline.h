@@ -27,13 +27,14 @@ struct TrainedRun {
   std::shared_ptr<const TaskDescriber> trained_describer;
 };
 
-// Trains stage 1 -> 2 -> 3 (and the baseline), evaluates and writes eval.json.
-void train_run(const RunConfig& config, const std::string& run_dir, bool resume);
+// Trains stage 1 -> 2 -> 3 (and the baseline) on `device`, evaluates and
+// writes eval.json. The checkpoints do not depend on the device.
+void train_run(const RunConfig& config, const std::string& run_dir, bool resume, Device device = Device::cpu());
 
 // Everything a finished run trained; throws naming the missing stage.
 // `evaluation`, when given, replaces the run's config for evaluation: it may
 // differ only in [tasks] (Table 3 evaluates one run under other tasks).
-TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation = nullptr);
+TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation = nullptr, Device device = Device::cpu());
 
 // Table 6's rows beside the main ones: the stage-2 bases each with
 // classifier selection (row 5, pooled over bases), their uniform weight

@@ -282,17 +282,17 @@ double training_seconds(const fs::path& dir) {
 
 // The run's eval.json, training it first if needed; under other evaluation
 // tasks, eval-<hash>.json, evaluating the finished run again.
-nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const fs::path& runs) {
+nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const fs::path& runs, Device device) {
   const fs::path dir = run_dir(c, runs);
   if (!fs::exists(dir / "eval.json")) {
     share_stages(runs, c, dir);
-    train_run(c, dir.string(), true);
+    train_run(c, dir.string(), true, device);
   }
   fs::path eval = dir / "eval.json";
   if (to_toml(evaluation) != to_toml(c)) {
     eval = dir / ("eval-" + content_hash(to_toml(evaluation)) + ".json");
     if (!fs::exists(eval)) {
-      TrainedRun run = load_run(dir.string(), &evaluation);
+      TrainedRun run = load_run(dir.string(), &evaluation, device);
       write_eval(dir.string(), evaluate_run(run), evaluation, eval.filename().string());
     }
   }
@@ -303,11 +303,11 @@ nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const f
 // An analysis of a finished run under the evaluation config, cached in the
 // run directory by (analysis, options, evaluation config).
 nlohmann::json analysis_once(const std::string& name, const nlohmann::json& options, const RunConfig& c,
-                             const RunConfig& evaluation, const fs::path& runs) {
+                             const RunConfig& evaluation, const fs::path& runs, Device device) {
   const fs::path dir = run_dir(c, runs);
   const fs::path file = dir / ("analysis-" + name + "-" + content_hash(options.dump() + to_toml(evaluation)) + ".json");
   if (!fs::exists(file)) {
-    TrainedRun run = load_run(dir.string(), &evaluation);
+    TrainedRun run = load_run(dir.string(), &evaluation, device);
     const nlohmann::json result = run_analysis(name, run, options);
     write_text_file(file.string(), result.dump(1) + "\n");
   }
@@ -368,7 +368,7 @@ struct Evaluated {
   double training_seconds = 0;
 };
 
-Evaluated evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs) {
+Evaluated evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs, Device device) {
   Evaluated out;
   std::set<fs::path> used;
   for (const Row& row : spec.rows) {
@@ -377,9 +377,11 @@ Evaluated evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs) {
     int64_t params = 0;
     for (int64_t s = 0; s < seeds; ++s) {
       const RunConfig c = effective_config(spec, row, s), evaluation = effective_config(spec, row, s, true);
-      const nlohmann::json eval = run_once(c, evaluation, runs);
+      const nlohmann::json eval = run_once(c, evaluation, runs, device);
       const nlohmann::json metrics =
-          analysis.empty() ? eval : analysis_once(analysis, spec.analysis.value(analysis, nlohmann::json::object()), c, evaluation, runs);
+          analysis.empty() ? eval
+                           : analysis_once(analysis, spec.analysis.value(analysis, nlohmann::json::object()), c,
+                                           evaluation, runs, device);
       const nlohmann::json& source = analysis.empty() ? metrics : metrics["metrics"];
       if (!source.contains(key)) {
         fail(spec.path, "row '" + row.label + "': " + (analysis.empty() ? "eval.json" : "analysis " + analysis) +
@@ -509,6 +511,7 @@ std::vector<std::string> experiment_names(const std::string& experiments_dir, co
 
 std::vector<std::string> reproduce(const ReproduceOptions& o) {
   const std::vector<std::string> names = o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only;
+  require_device(o.device);
   std::vector<Spec> specs;  // all read first: a bad file fails before any training
   for (const auto& name : names) {
     const fs::path path = fs::path(o.experiments_dir) / o.scale / (name + ".toml");
@@ -528,10 +531,10 @@ std::vector<std::string> reproduce(const ReproduceOptions& o) {
                  static_cast<long long>(seeds), seeds == 1 ? "" : "s");
     nlohmann::json doc = {{"name", spec.name}, {"title", spec.title}, {"scale", o.scale}, {"seeds", seeds},
                           {"tolerance", spec.tolerance}, {"command", o.command}, {"commit", commit()},
-                          {"date", utc_now()}, {"machine", machine()}};
+                          {"date", utc_now()}, {"machine", machine()}, {"device", o.device.str()}};
     Evaluated ev;
     try {
-      ev = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale);
+      ev = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale, o.device);
     } catch (const TextModelMissing& e) {
       std::fprintf(stderr, "reproduce: skipped %s/%s: %s\n", o.scale.c_str(), spec.name.c_str(), e.what());
       skipped.push_back(spec.name);

@@ -35,6 +35,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/device.h"
+
 namespace taper {
 
 struct ReproduceOptions {
@@ -44,6 +46,7 @@ struct ReproduceOptions {
   std::string experiments_dir = "experiments", results_dir = "results", runs_dir = "runs";
   std::string command;            // recorded in the results
   bool plan = false;              // print the runs each experiment needs; train nothing
+  Device device = Device::cpu();  // where every run trains and evaluates
 };
 
 // Returns the experiments skipped because their runs need the text model

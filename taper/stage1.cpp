@@ -12,12 +12,15 @@ namespace taper {
 
 TrainState fresh_network(const Experiment& exp) {
   Generator gen = Generator(exp.config.seed).fork(1);
-  return TrainState{exp.arch.init_parameters(gen), exp.arch.init_buffers(), {}, 0};
+  TrainState state{exp.arch.init_parameters(gen), exp.arch.init_buffers(), {}, 0};
+  move_state(state, exp.device);
+  return state;
 }
 
 TrainState train_standard(const StageContext& ctx, const std::string& name, const StageConfig& stage,
                           TrainState state) {
   const Experiment& exp = ctx.exp;
+  move_state(state, exp.device);
   auto loader = std::make_shared<Loader>(exp.train, exp.loader_options(stage.optim.batch, true), exp.transform(true));
   StagePlan plan;
   plan.name = name;
@@ -29,8 +32,9 @@ TrainState train_standard(const StageContext& ctx, const std::string& name, cons
   plan.step = [&exp, &state, loader]() {
     Batch b;
     loader->next(b);
-    Tensor logits = exp.arch.forward(state.params, state.buffers, b.images, true);
-    Tensor loss = cross_entropy(logits, b.labels);
+    const DeviceBatch d = to_device(b, exp.device);
+    Tensor logits = exp.arch.forward(state.params, state.buffers, d.images, true);
+    Tensor loss = cross_entropy(logits, d.labels);
     loss.backward();
     return StepOutcome{loss.item(), count_correct(logits, b.labels), b.labels.numel()};
   };

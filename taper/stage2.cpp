@@ -69,13 +69,15 @@ TrainState fine_tune(const StageContext& ctx, const TrainState& stage1, int64_t 
   plan.step = [&exp, &state, loader, classes = shard.classes]() {
     Batch b;
     loader->next(b);
+    const DeviceBatch d = to_device(b, exp.device);
     const std::vector<std::vector<int64_t>> tasks(b.labels.numel(), classes);
-    Tensor logits = exp.arch.forward(state.params, state.buffers, b.images, true);
-    Tensor loss = selected_cross_entropy(logits, b.labels, tasks);
+    Tensor logits = exp.arch.forward(state.params, state.buffers, d.images, true);
+    Tensor loss = selected_cross_entropy(logits, d.labels, tasks);
     loss.backward();
+    const Tensor host = logits.to(Device::cpu());
     int64_t correct = 0;
     for (int64_t i = 0; i < b.labels.numel(); ++i) {
-      correct += predict(logits.f32() + i * logits.size(1), logits.size(1), classes) == b.labels.i64()[i];
+      correct += predict(host.f32() + i * host.size(1), host.size(1), classes) == b.labels.i64()[i];
     }
     return StepOutcome{loss.item(), correct, b.labels.numel()};
   };

@@ -110,12 +110,14 @@ Tensor group_loss(const Experiment& exp, TaperModel& model, const std::vector<Te
   const TensorMap before = mix_buffers(exp.arch, exp.layout, model.bases, alpha);
   TensorMap after;
   for (const auto& [n, t] : before) after[n] = t.clone();
-  Tensor logits = exp.arch.forward(params, after, images, true);
+  const DeviceBatch d = to_device({images, labels, {}, {}}, exp.device);
+  Tensor logits = exp.arch.forward(params, after, d.images, true);
   distribute_buffer_updates(exp.arch, exp.layout, before, after, alpha, model.bases);
+  const Tensor host = logits.to(Device::cpu());
   for (int64_t i = 0; i < labels.numel(); ++i) {
-    *correct += predict(logits.f32() + i * logits.size(1), logits.size(1), task.classes) == labels.i64()[i];
+    *correct += predict(host.f32() + i * host.size(1), host.size(1), task.classes) == labels.i64()[i];
   }
-  return selected_cross_entropy(logits, labels, std::vector<std::vector<int64_t>>(labels.numel(), task.classes));
+  return selected_cross_entropy(logits, d.labels, std::vector<std::vector<int64_t>>(labels.numel(), task.classes));
 }
 
 // With taper.bn_stats = "shared", every basis views one set of running
@@ -132,7 +134,7 @@ TaperModel train_stage3(const StageContext& ctx, Bases initial, const std::strin
   if (exp.config.taper.bn_stats == "shared") share_buffers(initial);
   Generator gen = Generator(exp.config.seed).fork(3);
   TrainState state = flatten(initial, exp.predictor.init_parameters(gen), exp.predictor.init_buffers());
-  for (auto& [n, t] : state.params) t.set_requires_grad(true);
+  move_state(state, exp.device);  // parameters become leaves that require grad
   const int64_t steps = std::max<int64_t>(1, exp.train->size() / (groups * group_size));
   auto planner = std::make_shared<GroupPlanner>(exp, steps * groups, group_size);
   auto plan_now = std::make_shared<GroupPlan>();
@@ -154,7 +156,7 @@ TaperModel train_stage3(const StageContext& ctx, Bases initial, const std::strin
     loader->next(b);
     const int64_t first = (*step_index)++ * groups;
     const std::vector<Task> tasks(plan_now->tasks.begin() + first, plan_now->tasks.begin() + first + groups);
-    auto alphas = exp.predictor.mixers(model->predictor_params, model->predictor_buffers, exp.describe_all(tasks), true);
+    auto alphas = exp.predictor.mixers(model->predictor_params, model->predictor_buffers, exp.describe_all(tasks).to(exp.device), true);
     Tensor total;
     int64_t correct = 0;
     for (int64_t g = 0; g < groups; ++g) {

@@ -41,7 +41,7 @@ void restore_momentum(Sgd& opt, const TrainState& state) {
   size_t i = 0;
   for (const auto& [name, p] : state.params) {
     auto it = state.momentum.find(name);
-    if (it != state.momentum.end()) opt.momentum_buffers()[i] = it->second;
+    if (it != state.momentum.end()) opt.momentum_buffers()[i] = it->second.to(p.device());
     ++i;
   }
 }
@@ -131,6 +131,9 @@ void run_stage(const std::string& run_dir, const StagePlan& plan, TrainState& st
                                  std::to_string(epoch + 1) + " step " + std::to_string(s + 1) +
                                  "; training stopped, the last good checkpoint is " + path);
       }
+      // Data parallelism goes here and nowhere else: one process per GPU,
+      // each stepping on its shard of the batch, all-reduce (NCCL) of every
+      // parameter's .grad() before the identical update on every rank.
       opt.step();
       loss_sum += out.loss;
       correct += out.correct;

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "data/loader.h"
+#include "engine/backend.h"
 
 using namespace taper;
 
@@ -114,4 +115,78 @@ TEST_CASE("loader: bad options are rejected") {
   Loader idle(counting_dataset(16), options(1), jitter);
   Batch b;
   CHECK_THROWS_AS(idle.next(b), std::logic_error);
+}
+
+namespace {
+// n random 6x5 RGB images held in memory.
+std::shared_ptr<Dataset> random_images(int64_t n) {
+  auto d = counting_dataset(n);
+  std::vector<uint8_t> pixels(n * 6 * 5 * 3);
+  Generator gen(9);
+  for (auto& p : pixels) p = static_cast<uint8_t>(gen.below(256));
+  d->images = std::make_shared<MemoryImageStore>(n, 6, 5, std::move(pixels));
+  return d;
+}
+
+// Every batch of an epoch, flattened.
+std::vector<float> all_values(Loader& loader, int64_t epoch, Device device) {
+  loader.start_epoch(epoch);
+  std::vector<float> values;
+  Batch b;
+  while (loader.next(b)) {
+    CHECK(b.images.device() == device);
+    const std::vector<float> v = b.images.to_vector();
+    values.insert(values.end(), v.begin(), v.end());
+  }
+  return values;
+}
+
+// Resident mode on `device` against the CPU transform, training and evaluation.
+void check_resident_equals_transform(Device device) {
+  auto data = random_images(37);
+  for (bool train : {true, false}) {
+    CAPTURE(train);
+    LoaderOptions o = options(2, false);
+    o.height = 6, o.width = 5;
+    Loader cpu(data, o, [train](const Image& im, Generator& gen, float* out) {
+      augment_cifar(im, gen, train, kCifar100Normalization, out, 2);
+    });
+    o.resident = ResidentCrop{device, train, pad_crop_parameters(2, kCifar100Normalization)};
+    Loader resident(data, o, nullptr);
+    CHECK(resident.batches_per_epoch() == cpu.batches_per_epoch());
+    for (int64_t epoch : {0, 3}) CHECK(all_values(resident, epoch, device) == all_values(cpu, epoch, Device::cpu()));
+  }
+}
+}  // namespace
+
+TEST_CASE("loader: resident batches equal the CPU transform's bit for bit (CPU backend)") {
+  check_resident_equals_transform(Device::cpu());
+}
+
+TEST_CASE("cuda: resident batches on the GPU equal the CPU transform's bit for bit") {
+  try {
+    require_device(Device::cuda());
+  } catch (const std::exception& e) {
+    MESSAGE("skipped (needs a GPU): " << std::string(e.what()));
+    return;
+  }
+  check_resident_equals_transform(Device::cuda());
+}
+
+TEST_CASE("loader: resident mode refuses images of different sizes, naming the image") {
+  auto data = random_images(3);
+  struct Mixed final : ImageStore {
+    int64_t size() const override { return 2; }
+    Image image(int64_t i) const override {
+      Image im;
+      im.height = 4 + i, im.width = 4, im.channels = 3;
+      im.pixels.assign(im.height * 4 * 3, 0);
+      return im;
+    }
+  };
+  data->images = std::make_shared<Mixed>();
+  data->labels.resize(2), data->domains.resize(2);
+  LoaderOptions o = options(1, false);
+  o.resident = ResidentCrop{Device::cpu(), true, {}};
+  CHECK_THROWS_WITH_AS(Loader(data, o, nullptr), doctest::Contains("image 1 is 5x4x3"), std::invalid_argument);
 }

@@ -13,6 +13,13 @@ constexpr int64_t kParallelGrain = 1 << 15;
 
 class CpuBackend final : public Backend {
  public:
+  void* allocate(size_t bytes) override;
+  void deallocate(void* data, size_t bytes) override;
+  void zero(Tensor& out) override;
+  void copy_from_host(Tensor& dst, const void* src) override;
+  void copy_to_host(void* dst, const Tensor& src) override;
+  void copy_range(Tensor& dst, size_t dst_offset, const Tensor& src, size_t src_offset, size_t bytes) override;
+
   void fill(Tensor& out, float value) override;
   void copy(Tensor& dst, const Tensor& src) override;
   void add(const Tensor& a, const Tensor& b, Tensor& out) override;
@@ -78,6 +85,8 @@ class CpuBackend final : public Backend {
   void mix(const Tensor& alpha, const std::vector<Tensor>& bases, Tensor& out) override;
   void mix_backward(const Tensor& alpha, const std::vector<Tensor>& bases, const Tensor& grad_out,
                     Tensor& grad_alpha, std::vector<Tensor>& grad_bases) override;
+
+  void pad_crop_normalize(const Tensor& images, const Tensor& crops, Tensor& out, const PadCropNormalize& p) override;
 
   void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buf, bool first_step,
                 const SgdHyper& h) override;

@@ -19,4 +19,13 @@ void require_same_device(const Tensor& a, const Tensor& b, const char* op) {
   check_arg(a.device() == b.device(), op, "tensors on " + a.device().str() + " and " + b.device().str());
 }
 
+void require_in_range(const Tensor& t, int64_t limit, const char* op, const char* what, const char* where) {
+  const std::vector<int64_t> values = t.to_labels();
+  for (size_t i = 0; i < values.size(); ++i) {
+    check_arg(values[i] >= 0 && values[i] < limit, op,
+              std::string(what) + " " + std::to_string(values[i]) + " at " + where + " " + std::to_string(i) +
+                  " outside [0, " + std::to_string(limit) + ")");
+  }
+}
+
 }  // namespace taper

@@ -14,6 +14,10 @@ namespace taper {
 void require_float(const Tensor& t, const char* op, const char* what, int ndim = -1);
 void require_labels(const Tensor& t, const char* op, const char* what);  // 1-d I64
 void require_same_device(const Tensor& a, const Tensor& b, const char* op);
+// Throws unless every value of the I64 tensor lies in [0, limit), naming the
+// first offender as "<what> V at <where> I"; reads a device tensor back to
+// the host, so that no kernel needs an error path.
+void require_in_range(const Tensor& t, int64_t limit, const char* op, const char* what, const char* where);
 
 // Records node for out when any of its inputs requires grad; the node's
 // inputs must already be set. Returns out for chaining.

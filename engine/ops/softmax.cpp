@@ -80,6 +80,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   require_same_device(logits, labels, "cross_entropy");
   check_arg(labels.size(0) == logits.size(0) && logits.size(0) > 0, "cross_entropy",
             "logits " + logits.shape().str() + " and labels " + labels.shape().str() + " need one label per row");
+  require_in_range(labels, logits.size(1), "cross_entropy", "label", "row");
   auto node = std::make_shared<CrossEntropyNode>();
   node->probs = Tensor::empty(logits.shape(), DType::F32, logits.device());
   node->labels = labels;

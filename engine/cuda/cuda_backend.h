@@ -1,0 +1,119 @@
+// The CUDA backend: cuDNN for convolution and batch norm, cuBLAS for GEMM,
+// our own kernels for the rest, memory from a caching allocator. Member
+// functions are defined in the file of their kernel family, named as the CPU
+// backend's (engine/cpu/<family>.cpp is each kernel's reference).
+//
+// Everything runs in order on the device's default stream: host copies are
+// synchronous, and a freed block reused by the allocator is only touched by
+// kernels queued after the last one that used it. One device per process
+// (multi-GPU training runs one process per GPU, as llm.c does with MPI).
+#pragma once
+
+#include <memory>
+
+#include "engine/backend.h"
+#include "engine/caching_allocator.h"
+
+struct cublasContext;
+struct cudnnContext;
+
+namespace taper {
+
+struct ConvAlgorithms;  // conv2d.cpp: the cuDNN algorithm chosen per shape
+
+class CudaBackend final : public Backend {
+ public:
+  explicit CudaBackend(int index);  // throws "no CUDA device: ..." without one
+  ~CudaBackend() override;
+
+  CachingAllocator::Stats memory_stats() const { return allocator_.stats(); }
+  void synchronize();
+
+  void* allocate(size_t bytes) override;
+  void deallocate(void* data, size_t bytes) override;
+  void zero(Tensor& out) override;
+  void copy_from_host(Tensor& dst, const void* src) override;
+  void copy_to_host(void* dst, const Tensor& src) override;
+  void copy_range(Tensor& dst, size_t dst_offset, const Tensor& src, size_t src_offset, size_t bytes) override;
+
+  void fill(Tensor& out, float value) override;
+  void copy(Tensor& dst, const Tensor& src) override;
+  void add(const Tensor& a, const Tensor& b, Tensor& out) override;
+  void axpy(float alpha, const Tensor& x, Tensor& y) override;
+  void scale(const Tensor& x, float s, Tensor& out) override;
+  void relu(const Tensor& x, Tensor& out) override;
+  void relu_backward(const Tensor& out, const Tensor& grad_out, Tensor& grad_in) override;
+
+  void gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+            Tensor& c) override;
+  void add_row_vector(Tensor& x, const Tensor& v) override;
+  void sum_rows(const Tensor& x, Tensor& out, float beta) override;
+
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y, const Window2d& g) override;
+  void conv2d_backward_data(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Window2d& g) override;
+  void conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, Tensor& grad_w, Tensor& grad_bias,
+                              const Window2d& g) override;
+
+  void batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y, Tensor& save_mean,
+                        Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, float momentum,
+                        float eps) override;
+  void batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+                       const Tensor& running_mean, const Tensor& running_var, float eps) override;
+  void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
+                           const Tensor& save_invstd, Tensor& grad_x, Tensor& grad_gamma,
+                           Tensor& grad_beta) override;
+  void batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+                                const Tensor& running_mean, const Tensor& running_var, float eps, Tensor& grad_x,
+                                Tensor& grad_gamma, Tensor& grad_beta) override;
+
+  void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Window2d& g) override;
+  void max_pool2d_backward(const Tensor& grad_y, const Tensor& argmax, Tensor& grad_x, const Window2d& g) override;
+  void global_avg_pool_forward(const Tensor& x, Tensor& y) override;
+  void global_avg_pool_backward(const Tensor& grad_y, Tensor& grad_x) override;
+
+  void softmax(const Tensor& x, Tensor& y, bool log) override;
+  void softmax_backward(const Tensor& y, const Tensor& grad_y, Tensor& grad_x, bool log) override;
+  void cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor& loss) override;
+  void cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& grad_loss,
+                              Tensor& grad_logits) override;
+
+  void gather_columns(const Tensor& x, const Tensor& index, Tensor& y) override;
+  void gather_columns_backward(const Tensor& grad_y, const Tensor& index, Tensor& grad_x) override;
+
+  void mix(const Tensor& alpha, const std::vector<Tensor>& bases, Tensor& out) override;
+  void mix_backward(const Tensor& alpha, const std::vector<Tensor>& bases, const Tensor& grad_out,
+                    Tensor& grad_alpha, std::vector<Tensor>& grad_bases) override;
+
+  void pad_crop_normalize(const Tensor& images, const Tensor& crops, Tensor& out, const PadCropNormalize& p) override;
+
+  void sgd_step(Tensor& param, const Tensor& grad, Tensor& momentum_buf, bool first_step,
+                const SgdHyper& h) override;
+
+ private:
+  // Scratch device memory for one call (workspaces, partial sums), back to
+  // the cache when it goes out of scope.
+  class Scratch {
+   public:
+    Scratch(CachingAllocator& a, size_t bytes) : a_(a), p_(bytes ? a.allocate(bytes) : nullptr) {}
+    ~Scratch() { a_.deallocate(p_); }
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    void* get() const { return p_; }
+
+   private:
+    CachingAllocator& a_;
+    void* p_;
+  };
+
+  Device device_;
+  CachingAllocator allocator_;
+  cublasContext* cublas_ = nullptr;
+  cudnnContext* cudnn_ = nullptr;
+  std::shared_ptr<ConvAlgorithms> conv_algorithms_;  // made on the first convolution
+};
+
+// The process's CUDA backend (engine/cuda/cuda_backend.cpp); the same
+// object backend_for(Device::cuda()) returns. Throws without a GPU.
+CudaBackend& cuda_backend_instance(int index = 0);
+
+}  // namespace taper
