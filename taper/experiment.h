@@ -25,7 +25,9 @@ struct Experiment {
   TaskSampler sampler;
   MixerLayout layout;
   MixerPredictor predictor;
-  int64_t image_height = 0, image_width = 0;  // of the training images, read once
+  // The network input: the training images' size (read once), or for
+  // variable-size datasets the crop side data.image_size.
+  int64_t image_height = 0, image_width = 0;
 
   static Experiment create(const RunConfig& config);
 
@@ -33,7 +35,11 @@ struct Experiment {
   // The task description the mixer predictor reads (BoW: |Y| bits).
   std::vector<float> describe(const Task& task) const;
   Tensor describe_all(const std::vector<Task>& tasks) const;  // [G, D]
+  // CIFAR-style (padded crop + flip, CIFAR-100 normalization) for fixed-size
+  // data; ImageNet-style (random-resized crop + flip; evaluation: resize to
+  // eval_resize(side) + center crop; ImageNet normalization) when resized_crops().
   Transform transform(bool train) const;
+  bool resized_crops() const;  // the dataset's images vary in size (data/catalog.h)
   LoaderOptions loader_options(int64_t batch, bool train) const;
   // The evaluation tasks: one per test image, fixed by tasks.eval_seed.
   std::vector<Task> eval_tasks() const;
