@@ -301,6 +301,21 @@ TEST_CASE("paper datasets: iNaturalist super-category and DomainNet domain tasks
     }
     CHECK(domain_class_sentence(exp.train->meta.domain_names[tasks[0].domain], "aircraft_carrier") ==
           "This is a clipart aircraft carrier.");
+    // One epoch per stage on 16x16 crops: eval.json has each domain's
+    // accuracy and their mean (Table 5's last column).
+    const TempDir out;
+    train_run(parse_config("[data]\ndataset = \"domainnet\"\nimage_size = 16\nworkers = 1\n[model]\n"
+                           "arch = \"resnet18\"\nstem = \"imagenet\"\nwidth = 0.125\n[tasks]\nsampler = \"domain\"\n"
+                           "k = 2\n[taper]\nbases = 6\nshards = \"domains\"\ngroups = 2\npredictor_hidden = 8\n"
+                           "[optim]\nbatch = 4\n[stage1]\nepochs = 1\n[stage2]\nepochs = 1\n[stage3]\nepochs = 1\n"
+                           "[baseline]\nepochs = 1\n",
+                           "domainnet-run.toml"),
+              out / "run", false);
+    const nlohmann::json eval = nlohmann::json::parse(std::ifstream(out / "run/eval.json"));
+    double sum = 0.0;
+    for (const std::string& d : domainnet_domains()) sum += eval.at("taper_personalized@" + d).get<double>();
+    CHECK(eval.at("taper_personalized@mean_over_domains").get<double>() == doctest::Approx(sum / 6));
+    CHECK(eval.contains("baseline_classifier_selection@mean_over_domains"));
     // 4 bases cannot be split over 6 domains.
     CHECK_THROWS_WITH_AS(Experiment::create(parse_config(
                              "[data]\ndataset = \"domainnet\"\n[model]\narch = \"resnet18\"\nstem = \"imagenet\"\n"
