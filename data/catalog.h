@@ -25,8 +25,8 @@ const std::vector<std::string>& dataset_names();
 // data/README.md): reproduce checks every dataset it needs this way first.
 std::string dataset_dir(const std::string& name, const std::string& root = data_root());
 
-// split: "train" or "test". Throws DataError when the files are missing,
-// saying where they were looked for and that `make data` fetches them.
+// split: "train" or "test" (ImageNet's and iNaturalist's "val"). Throws
+// DataError when the files are missing, as dataset_dir() does.
 Dataset load_dataset(const std::string& name, const std::string& split, const std::string& root = data_root());
 
 // True for the file-backed datasets whose images vary in size (imagenet,
