@@ -38,9 +38,10 @@ const char kPersonalizeHelp[] =
 const char kPredictHelp[] =
     "usage: taper predict MODEL.safetensors IMAGE...\n\n"
     "Classifies PNG or JPEG images with a personalized model file alone (no bases):\n"
-    "each image is resized to the model's input size (shorter side, then a center\n"
-    "crop), normalised as in training, and the class and its probability among the\n"
-    "model's classes are printed.\n";
+    "each image is prepared as in evaluation (shorter side resized, then a center crop\n"
+    "of the model's input size; ImageNet-style data: resized to 8/7 of it first),\n"
+    "normalised as in training, and the class and its probability among the model's\n"
+    "classes are printed.\n";
 
 namespace {
 
@@ -144,8 +145,10 @@ int run_predict(int argc, char** argv) {
     const int64_t side = model.input_size;
     Tensor x = Tensor::empty({1, 3, side, side});
     Generator unused(0);
-    // Evaluation preprocessing: the shorter side resized to the input size, then a center crop.
-    augment_imagenet(read_image(path), unused, false, kCifar100Normalization, x.f32(), side, side);
+    // Evaluation preprocessing: the shorter side resized, then a center crop of the input size.
+    const bool imagenet = model.preprocessing == "imagenet";
+    augment_imagenet(read_image(path), unused, false, imagenet ? kImageNetNormalization : kCifar100Normalization,
+                     x.f32(), side, imagenet ? eval_resize(side) : side);
     const Tensor probs = softmax(net.forward(model.params, model.buffers, x, false));
     const float* p = probs.f32();
     const int64_t best = std::max_element(p, p + probs.size(1)) - p;

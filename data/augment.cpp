@@ -178,4 +178,6 @@ void augment_imagenet(const Image& image, Generator& gen, bool train, const Norm
   resample_window(image, {0, 0, image.height, image.width}, h, w, {top, left, size, size}, false, norm, out_chw);
 }
 
+int64_t eval_resize(int64_t size) { return (size * 256 + 112) / 224; }
+
 }  // namespace taper

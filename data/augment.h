@@ -66,5 +66,8 @@ void resized_crop_normalize(const Image& image, const CropBox& box, bool flip, i
 // resized to `resize`, then the center size x size crop (gen unused).
 void augment_imagenet(const Image& image, Generator& gen, bool train, const Normalization& norm, float* out_chw,
                       int64_t size = 224, int64_t resize = 256);
+// The evaluation resize for a crop of `size`, torchvision's 256 / 224 ratio
+// (rounded): 256 for 224, 37 for 32.
+int64_t eval_resize(int64_t size);
 
 }  // namespace taper

@@ -251,7 +251,15 @@ void data_keys(V& v, C& d) {
   v.field("train_per_class", d.train_per_class, 0);
   v.field("test_per_class", d.test_per_class, 0);
   v.field("augment", d.augment);
+  v.field("image_size", d.image_size, 0);
   v.field("workers", d.workers, 1);
+}
+
+// Fixed-size datasets are used at their own size; a crop size would be ignored.
+void check_image_size(const Reader& r, const DataConfig& d) {
+  if (d.image_size > 0 && !variable_image_size(d.dataset))
+    r.reject("image_size", d.dataset + " images are used at their own size; image_size applies to imagenet, "
+                           "inaturalist2021 and domainnet (0 here)");
 }
 
 template <class V, class C>
@@ -354,7 +362,10 @@ RunConfig parse_config(const std::string& toml_text, const std::string& origin) 
   c.source = origin;
   Reader top(&root, "", origin);
   top.field("seed", c.seed);
-  read_section(top, "data", [&](Reader& r) { data_keys(r, c.data); });
+  read_section(top, "data", [&](Reader& r) {
+    data_keys(r, c.data);
+    check_image_size(r, c.data);
+  });
   read_section(top, "model", [&](Reader& r) {
     model_keys(r, c.model);
     check_model(r, c.model);

@@ -6,11 +6,18 @@
 //
 //   seed = 0
 //   [data]
-//   dataset = "cifar100"        # cifar100 | cifar100-styles | pacs
+//   dataset = "cifar100"        # cifar100 | cifar100-styles | pacs | imagenet |
+//                               # inaturalist2021 | domainnet (data/catalog.h)
 //   classes = 0                 # keep the first N classes (0: all)
 //   train_per_class = 0         # images per class kept for training (0: all)
 //   test_per_class = 0          # likewise for testing
-//   augment = true              # CIFAR-style crop + flip while training
+//   augment = true              # augment while training: CIFAR-style padded crop + flip,
+//                               # or for imagenet / inaturalist2021 / domainnet a
+//                               # random-resized crop + flip (false: evaluation's preprocessing)
+//   image_size = 0              # side of the network input for imagenet / inaturalist2021 /
+//                               # domainnet (0: 224, the paper's); evaluation resizes the
+//                               # shorter side to round(size * 256 / 224) and center-crops.
+//                               # Must be 0 for the other datasets (used at their own size)
 //   workers = 2                 # loader threads
 //   [model]
 //   arch = "resnet20"           # see nn/resnet.h
@@ -84,6 +91,7 @@ struct DataConfig {
   std::string dataset = "cifar100";
   int64_t classes = 0, train_per_class = 0, test_per_class = 0;
   bool augment = true;
+  int64_t image_size = 0;
   int64_t workers = 2;
   bool operator==(const DataConfig&) const = default;
 };

@@ -48,6 +48,9 @@ void check_shards(const RunConfig& c, const ClassMetadata& meta) {
   }
 }
 
+// The network input side of a variable-size dataset (data.image_size; 0: the paper's 224).
+int64_t crop_size(const RunConfig& c) { return c.data.image_size > 0 ? c.data.image_size : 224; }
+
 ResNet make_arch(const RunConfig& c, int64_t classes) {
   ResNetConfig rc;
   rc.arch = c.model.arch;
@@ -71,7 +74,11 @@ Experiment Experiment::create(const RunConfig& c, Device device) {
                                                          c.tasks.sampler == "domain");
   MixerPredictor predictor(describer->dim(), c.taper.predictor_hidden, layout.num_blocks, c.taper.bases);
   TaskSampler sampler = make_task_sampler(c.data.dataset, train->meta, sampler_options(c));
-  // One image tells the input size; a file-backed store decodes to answer.
+  if (variable_image_size(c.data.dataset)) {
+    const int64_t side = crop_size(c);
+    return Experiment{c, train, test, std::move(arch), std::move(sampler), layout, predictor, side, side};
+  }
+  // Fixed-size images are used as they are: one tells the size.
   const Image probe = train->images->image(0);
   return Experiment{c,         train,     test,        std::move(arch), std::move(sampler), layout, predictor,
                     probe.height, probe.width, std::move(describer), device};
@@ -89,8 +96,16 @@ Tensor Experiment::describe_all(const std::vector<Task>& tasks) const {
   return out;
 }
 
+bool Experiment::resized_crops() const { return variable_image_size(config.data.dataset); }
+
 Transform Experiment::transform(bool train) const {
   const bool augment = train && config.data.augment;
+  if (resized_crops()) {
+    const int64_t size = image_height, resize = eval_resize(size);
+    return [augment, size, resize](const Image& im, Generator& gen, float* out) {
+      augment_imagenet(im, gen, augment, kImageNetNormalization, out, size, resize);
+    };
+  }
   return [augment](const Image& im, Generator& gen, float* out) {
     augment_cifar(im, gen, augment, kCifar100Normalization, out);
   };

@@ -26,7 +26,9 @@ struct Experiment {
   TaskSampler sampler;
   MixerLayout layout;
   MixerPredictor predictor;
-  int64_t image_height = 0, image_width = 0;  // of the training images, read once
+  // The network input: the training images' size (read once), or for
+  // variable-size datasets the crop side data.image_size.
+  int64_t image_height = 0, image_width = 0;
   std::shared_ptr<const TaskDescriber> describer;  // tasks.description
   // Where training and evaluation compute (`taper train --device`); not part
   // of the config: a run's checkpoints are the same on any device, and a run
@@ -39,7 +41,11 @@ struct Experiment {
   // The task description the mixer predictor reads (taper/task_description.h).
   std::vector<float> describe(const Task& task) const;
   Tensor describe_all(const std::vector<Task>& tasks) const;  // [G, D]
+  // CIFAR-style (padded crop + flip, CIFAR-100 normalization) for fixed-size
+  // data; ImageNet-style (random-resized crop + flip; evaluation: resize to
+  // eval_resize(side) + center crop; ImageNet normalization) when resized_crops().
   Transform transform(bool train) const;
+  bool resized_crops() const;  // the dataset's images vary in size (data/catalog.h)
   // Loader options for training or evaluation; on a GPU they ask for
   // resident batches that equal transform(train)'s.
   LoaderOptions loader_options(int64_t batch, bool train) const;

@@ -45,6 +45,7 @@ PersonalizedModel personalize(const Experiment& exp, const TaperModel& model, co
   for (const Tensor& a : m.mixers) out.mixers.push_back(a.to_vector());
   if (task.domain >= 0) out.domain = exp.train->meta.domain_names.at(task.domain);
   out.input_size = exp.image_height;
+  out.preprocessing = exp.resized_crops() ? "imagenet" : "cifar";
   return out;
 }
 
@@ -60,6 +61,7 @@ void save_personalized(const std::string& path, const PersonalizedModel& model) 
   file.metadata["mixers"] = nlohmann::json(model.mixers).dump();
   file.metadata["domain"] = model.domain;
   file.metadata["input_size"] = std::to_string(model.input_size);
+  file.metadata["preprocessing"] = model.preprocessing;
   save_safetensors(path, file);
 }
 
@@ -92,6 +94,11 @@ PersonalizedModel load_personalized(const std::string& path) {
     throw SafetensorsError(path + ": malformed metadata: " + e.what());
   }
   m.domain = f.metadata.count("domain") ? f.metadata.at("domain") : "";
+  // Files written before ImageNet-style data have no key: CIFAR-style.
+  m.preprocessing = f.metadata.count("preprocessing") ? f.metadata.at("preprocessing") : "cifar";
+  if (m.preprocessing != "cifar" && m.preprocessing != "imagenet") {
+    throw SafetensorsError(path + ": metadata 'preprocessing' is '" + m.preprocessing + "', expected cifar or imagenet");
+  }
   m.arch.num_classes = static_cast<int64_t>(m.class_names.size());
   std::optional<ResNet> built;
   try {

@@ -21,6 +21,10 @@ struct PersonalizedModel {
   std::vector<std::vector<float>> mixers;     // [blocks][Q]
   std::string domain;                         // empty when none
   int64_t input_size = 32;                    // side of the square images it was trained on
+  // How `taper predict` prepares an image: "cifar" (resize + center crop to
+  // input_size, CIFAR-100 normalization) or "imagenet" (resize to
+  // eval_resize(input_size) + center crop, ImageNet normalization), as in evaluation.
+  std::string preprocessing = "cifar";
 };
 
 // The task's mixers (alpha[block], each [Q]) and the network they mix, every

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "data/catalog.h"
 #include "taper/analyses.h"
 #include "taper/config.h"
 #include "taper/content_hash.h"
@@ -512,17 +513,19 @@ std::vector<std::string> experiment_names(const std::string& experiments_dir, co
 std::vector<std::string> reproduce(const ReproduceOptions& o) {
   const std::vector<std::string> names = o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only;
   require_device(o.device);
-  std::vector<Spec> specs;  // all read first: a bad file fails before any training
+  std::vector<Spec> specs;  // all read first: a bad file or missing data fails before any training
+  std::set<std::string> datasets;
   for (const auto& name : names) {
     const fs::path path = fs::path(o.experiments_dir) / o.scale / (name + ".toml");
     if (!fs::exists(path)) throw ConfigError(path.string() + ": no such experiment at scale " + o.scale);
     specs.push_back(read_spec(path.string(), name));
-    for (const Row& r : specs.back().rows) effective_config(specs.back(), r, 0);
+    for (const Row& r : specs.back().rows) datasets.insert(effective_config(specs.back(), r, 0).data.dataset);
   }
   if (o.plan) {
     print_plan(specs, o);
     return {};
   }
+  for (const std::string& d : datasets) dataset_dir(d);
   std::vector<std::string> skipped;
   for (const Spec& spec : specs) {
     const auto start = std::chrono::steady_clock::now();

@@ -266,7 +266,9 @@ TEST_CASE("config: bad inputs are rejected naming the file and the key") {
       {"[tasks]\nk_min = 5\n", {"bad.toml:2", "tasks.k_min", "both"}},
       {"[tasks]\nk_max = 5\n", {"bad.toml:2", "tasks.k_max", "both"}},
       // Unknown names.
-      {"[data]\ndataset = \"imagenet\"\n", {"data.dataset", "'imagenet'", "cifar100, cifar100-styles, pacs"}},
+      {"[data]\ndataset = \"imagenet21k\"\n",
+       {"data.dataset", "'imagenet21k'", "cifar100, cifar100-styles, pacs, imagenet, inaturalist2021, domainnet"}},
+      {"[data]\nimage_size = 64\n", {"data.image_size", "cifar100 images are used at their own size"}},
       {"[tasks]\nsampler = \"nearest\"\n", {"tasks.sampler", "wordnet-nearest, super-category, domain, uniform"}},
       {"[tasks]\ndescription = \"words\"\n", {"tasks.description", "bow, text, definitions"}},
       {"[taper]\nmixers = \"triple\"\n", {"taper.mixers", "block, single"}},
