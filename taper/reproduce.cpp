@@ -1,6 +1,5 @@
 #include "taper/reproduce.h"
-
-#include <toml++/toml.h>
+#include "taper/toml.h"
 
 #include <chrono>
 #include <cmath>
@@ -76,6 +75,8 @@ Spec read_spec(const std::string& path, const std::string& name) {
     t = toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     fail(path, std::string("TOML syntax error: ") + std::string(e.description()));
+  } catch (const TomlInternalError& e) {
+    fail(path, std::string("TOML syntax error that toml++ cannot locate: ") + e.what());
   }
   only_keys(t, {"title", "base", "seeds", "tolerance", "row", "claim"}, path, "");
   Spec s{name, path, text_of(t, "title", path), text_of(t, "base", path), t["seeds"].value<int64_t>().value_or(1),

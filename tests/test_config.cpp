@@ -321,3 +321,19 @@ TEST_CASE("config: load_config reads a file and names a missing one") {
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("config: a NUL byte is a syntax error naming line and column (fuzz/corpus/config/crash-nul-in-table-header.toml)") {
+  // toml++ 3.3 aborts on an internal assertion for NULs in a table header.
+  CHECK(message_of(std::string("seed = 1\n[\0\0]\n", 14)) == "bad.toml:2:2: TOML syntax error: a NUL byte (is this a binary file?)");
+  std::ifstream in(std::string(TAPER_SOURCE_DIR) + "/fuzz/corpus/config/crash-nul-in-table-header.toml", std::ios::binary);
+  const std::string found((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(found.find('\0') != std::string::npos);
+  CHECK(message_of(found, "found.toml").rfind("found.toml:5:2: TOML syntax error: a NUL byte", 0) == 0);
+}
+
+TEST_CASE("config: malformed table headers that trip toml++'s internal checks are syntax errors (fuzz/corpus/config/crash-*)") {
+  for (const std::string header : {"[\npr]\n", "[ \n", "[=]\n", "[[\n"}) {
+    CAPTURE(header);
+    CHECK(message_of("seed = 1\n" + header).rfind("bad.toml: TOML syntax error", 0) == 0);
+  }
+}
