@@ -337,3 +337,18 @@ TEST_CASE("config: malformed table headers that trip toml++'s internal checks ar
     CHECK(message_of("seed = 1\n" + header).rfind("bad.toml: TOML syntax error", 0) == 0);
   }
 }
+
+TEST_CASE("config: non-ASCII text outside strings and comments is a syntax error; inside them it is kept") {
+  // toml++ 3.3 reaches __builtin_unreachable on e.g. U+03DA where it expects whitespace.
+  CHECK(message_of("seed = 1\n \xcf\x9a" "e = 5\n") ==
+        "bad.toml:2:2: TOML syntax error: a non-ASCII character outside a string or comment");
+  CHECK(message_of("# caf\xc3\xa9 \xe2\x80\x94 comment\nseed = 2 # \xcf\x9a\n").find("(accepted)") == 0);
+  const RunConfig c = parse_config("[data]\ndataset = \"pacs\" # \xcf\x9a\n", "ok.toml");
+  CHECK(c.data.dataset == "pacs");
+  // Strings of every kind end where TOML says, so what follows is checked again.
+  for (const std::string value : {"\"a\\\"b\"", "'a\\'", "\"\"\"x\"\"\"\"\"", "'''x'''''", "\"\"\"a\nb\\\n c\"\"\""}) {
+    CAPTURE(value);
+    CHECK(message_of("x = " + value + " \xcf\x9a\n").find("a non-ASCII character outside a string or comment") !=
+          std::string::npos);
+  }
+}
