@@ -8,7 +8,8 @@
 # input lands in build-fuzz/artifacts/<target>/.
 #
 # usage: scripts/fuzz-campaign.sh [TARGET ...]   (default: every fuzz/*.cpp)
-#        env RUNS=10000000 MAX_SECONDS=1800; needs `make fuzz` built first.
+#        env RUNS=10000000 MAX_SECONDS=1800 TIMEOUT=30 (seconds one input may take;
+#        generous because a loaded machine stalls ASan); needs `make fuzz` built first.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-10000000}
@@ -25,7 +26,7 @@ for t in "${targets[@]}"; do
   mkdir -p "build-fuzz/corpus/$t" "build-fuzz/artifacts/$t"
   log=build-fuzz/campaign/$t.log
   start=$(date +%s)
-  nice -n 10 "$bin" -runs="$runs" -max_total_time="$max_seconds" -max_len=16384 -timeout=10 -print_final_stats=1 \
+  nice -n 10 "$bin" -runs="$runs" -max_total_time="$max_seconds" -max_len=16384 -timeout="${TIMEOUT:-30}" -print_final_stats=1 \
     -artifact_prefix="build-fuzz/artifacts/$t/" "build-fuzz/corpus/$t" "fuzz/corpus/$t" > "$log" 2>&1
   rc=$?
   seconds=$(( $(date +%s) - start ))
