@@ -39,22 +39,21 @@ phase_of() {
 }
 
 # The uninterrupted run, timing when its training starts (its first progress
-# line): loading CIFAR-100 takes longer than this tiny training, and kills
-# are meant for the training.
+# line) and how long training and evaluation then take: loading CIFAR-100
+# takes longer than this tiny training, and kills are meant for the training.
+started() { grep -qE '(stage1|stage2|stage3|baseline|eval)[^ ]* ' "$1" 2> /dev/null; }
 start=$(now_ms)
 "$bin" train "$config" --out "$work/reference" > "$work/reference.out" 2> "$work/reference.err" &
 pid=$!
 load_ms=""
 while kill -0 "$pid" 2> /dev/null; do
-  [ -z "$load_ms" ] && grep -q 'stage1 epoch' "$work/reference.err" && load_ms=$(( $(now_ms) - start ))
+  [ -z "$load_ms" ] && started "$work/reference.err" && load_ms=$(( $(now_ms) - start ))
   sleep 0.005
 done
 wait "$pid"
-duration=$(( $(now_ms) - start ))
-from=$(( ${load_ms:-0} * 4 / 5 ))
-echo "crash-test: seed $seed; uninterrupted run: $duration ms, training from $load_ms ms;" \
-     "killing at uniform random moments in [$from, $duration) ms"
-
+train_ms=$(( $(now_ms) - start - ${load_ms:-0} ))
+echo "crash-test: seed $seed; uninterrupted run: loading $load_ms ms, then training and evaluation $train_ms ms;" \
+     "each run is killed at a uniform random moment in [0, $train_ms) ms after its first progress line"
 declare -A hits=([loading]=0 [stage1]=0 [stage2]=0 [stage3]=0 [baseline]=0 [eval]=0)
 kills=0 trials=0 attempts=0 temporaries=0 half_written=0 mismatched=0
 enough() {
@@ -68,9 +67,10 @@ until enough; do
   resume=""
   while :; do
     attempts=$((attempts + 1))
-    delay_ms=$(( from + (RANDOM * 32768 + RANDOM) % (duration - from) ))
+    delay_ms=$(( (RANDOM * 32768 + RANDOM) % train_ms ))
     "$bin" train "$config" --out "$dir" $resume > "$work/attempt$attempts.out" 2> "$work/attempt$attempts.err" &
     pid=$!
+    while kill -0 "$pid" 2> /dev/null && ! started "$work/attempt$attempts.err"; do sleep 0.005; done
     sleep "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))"
     kill -KILL "$pid" 2> /dev/null || true
     rc=0
@@ -85,7 +85,7 @@ until enough; do
         [ -e "$f" ] || continue
         "$bin" inspect "$f" > /dev/null 2>> "$work/half-written.txt" || half_written=$((half_written + 1))
       done
-      echo "  trial $trials attempt $attempts: killed after $delay_ms ms in $phase$( [ "$left" -gt 0 ] && echo ", $left temporary file(s) left")"
+      echo "  trial $trials attempt $attempts: killed $delay_ms ms into training, in $phase$( [ "$left" -gt 0 ] && echo ", $left temporary file(s) left")"
       resume=--resume
       continue
     fi
@@ -112,8 +112,9 @@ done
   echo "| | |"
   echo "|---|---|"
   echo "| command | \`scripts/crash-test.sh $seed\` (KILLS=$kills_wanted HITS=$hits_wanted, OMP_NUM_THREADS=$OMP_NUM_THREADS) |"
-  echo "| config | \`$config\` (uninterrupted: $duration ms, training from $load_ms ms; kills drawn uniformly in [$from, $duration) ms) |"
-  echo "| SIGKILLs that landed | $kills in $trials killed-and-resumed runs ($attempts starts) |"
+  echo "| config | \`$config\` (uninterrupted: loading $load_ms ms, training and evaluation $train_ms ms) |"
+  echo "| kill moments | uniform in [0, $train_ms) ms after a run's first progress line |"
+  echo "| SIGKILLs that landed | $kills, over $trials runs ($attempts starts of \`taper train\`) |"
   echo "| kills by phase | loading $((hits[loading])), stage 1 $((hits[stage1])), stage 2 $((hits[stage2])), stage 3 $((hits[stage3])), baseline $((hits[baseline])), evaluation $((hits[eval])) |"
   echo "| checkpoints that failed to validate after a kill | $half_written |"
   echo "| temporary files a kill left (removed by the next --resume) | $temporaries |"
