@@ -308,14 +308,16 @@ void append_u64_le(std::string* out, uint64_t v) {
 std::string read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_errno(path, "cannot open", errno);
-  std::string out;
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) out.reserve(static_cast<size_t>(st.st_size));
+  // Sized from fstat (+1 byte, to see the end of file without growing),
+  // chunk by chunk only past that (a file growing meanwhile, a pipe).
   constexpr size_t kChunk = size_t{1} << 20;
+  struct stat st;
+  const bool sized = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  std::string out(sized ? static_cast<size_t>(st.st_size) + 1 : kChunk, '\0');
   size_t used = 0;
   for (;;) {
-    out.resize(used + kChunk);
-    const ssize_t n = ::read(fd, out.data() + used, kChunk);
+    if (used == out.size()) out.resize(used + kChunk);
+    const ssize_t n = ::read(fd, out.data() + used, out.size() - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
