@@ -32,7 +32,7 @@ for t in "${targets[@]}"; do
   seconds=$(( $(date +%s) - start ))
   execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | awk '{print $2}')
   corpus=$(ls "build-fuzz/corpus/$t" | wc -l)
-  failures=$(ls "build-fuzz/artifacts/$t" | wc -l)
+  failures=$(ls "build-fuzz/artifacts/$t" | grep -cE '^(crash|leak|timeout|oom)-')  # not slow-unit-*
   [ "$rc" -eq 0 ] && [ "$failures" -eq 0 ] || status=1
   echo "| $t | ${execs:-?} | $seconds | $(( ${execs:-0} / (seconds > 0 ? seconds : 1) )) | $corpus | $failures$( [ "$rc" -ne 0 ] && echo " (exit $rc, see $log)") |"
 done
