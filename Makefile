@@ -3,6 +3,8 @@
 # SAN=1 builds with AddressSanitizer + UndefinedBehaviorSanitizer into build-san/.
 # The CUDA backend is built when nvcc and cuDNN are found; CUDA=0 leaves it out
 # (into build-cpu/, so that the two builds' objects never mix).
+# `make fuzz` builds the libFuzzer targets (fuzz/*.cpp) with clang into
+# build-fuzz/ and runs each for FUZZ_SECONDS on its corpus (fuzz/README.md).
 
 CXX      ?= g++
 SAN      ?= 0
@@ -70,7 +72,7 @@ BENCHES := $(patsubst bench/%.cpp,$(BUILD)/bench_%,$(BENCH_SRC))
 # With a SYSROOT the packages are not installed, so nothing is checked.
 DEPS_STAMP := $(if $(SYSROOT),,build/.deps-installed)
 
-.PHONY: all test demo bench clean deps data regress text-model
+.PHONY: all test demo bench clean deps data regress text-model fuzz
 all: $(BUILD)/taper $(BUILD)/taper_tests $(BENCHES)
 
 deps: $(DEPS_STAMP)
@@ -132,7 +134,43 @@ data:
 text-model:
 	@scripts/fetch-text-model.sh
 
-clean:
-	rm -rf build build-san build-cpu
+# ---- fuzzing: one libFuzzer target per parser of outside input (fuzz/README.md) ----
+FUZZ_CXX     := clang++-14
+FUZZ_BUILD   := build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS   := -std=c++20 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -Wall -Wextra -Wno-unknown-pragmas \
+                -I. $(BLAS_CFLAGS) -MMD -MP -DTAPER_SOURCE_DIR=\"$(CURDIR)\"
+FUZZ_TARGETS := $(patsubst fuzz/%.cpp,%,$(wildcard fuzz/*.cpp))
+FUZZ_BINS    := $(addprefix $(FUZZ_BUILD)/fuzz_,$(FUZZ_TARGETS))
+FUZZ_STAMP   := $(FUZZ_BUILD)/.deps-installed
+# Each run: the committed seeds (fuzz/corpus/<t>, read only) plus a working
+# corpus under build-fuzz/ that collects what the fuzzer finds.
+FUZZ_RUN_ARGS := -max_total_time=$(FUZZ_SECONDS) -max_len=16384 -timeout=10 -print_final_stats=1
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+$(FUZZ_STAMP): scripts/fuzz-packages.txt scripts/install-deps.sh $(DEPS_STAMP)
+	@scripts/install-deps.sh scripts/fuzz-packages.txt
+	@mkdir -p $(dir $@) && touch $@
+
+# The library without OpenMP (a fuzz target is one thread; pragmas are ignored).
+$(FUZZ_BUILD)/obj/%.o: %.cpp | $(FUZZ_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/libtaper.a: $(patsubst %.cpp,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRC))
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/fuzz/%.o $(FUZZ_BUILD)/libtaper.a
+	$(FUZZ_CXX) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ -o $@ $(BLAS_LIBS) -lturbojpeg -lutf8proc -lpthread
+
+fuzz: $(FUZZ_STAMP)
+	@$(MAKE) --no-print-directory -j$(JOBS) $(FUZZ_BINS)
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS) s)"; mkdir -p $(FUZZ_BUILD)/corpus/$$t; \
+	  $(FUZZ_BUILD)/fuzz_$$t $(FUZZ_RUN_ARGS) $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t || exit 1; \
+	done
+
+clean:
+	rm -rf build build-san build-cpu build-fuzz
+
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

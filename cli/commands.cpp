@@ -10,6 +10,7 @@ const std::vector<Command>& all_commands() {
       {"personalize", "mix a personalized model for a list of classes, without training", kPersonalizeHelp, run_personalize},
       {"predict", "classify images with a personalized model file", kPredictHelp, run_predict},
       {"reproduce", "rerun the paper's tables at a scale and write results/ (or check them)", kReproduceHelp, run_reproduce},
+      {"inspect", "validate checkpoint or model files and show their metadata", kInspectHelp, run_inspect},
   };
   return commands;
 }

@@ -17,7 +17,8 @@ const std::vector<Command>& all_commands();
 void print_usage(std::FILE* out);
 
 // Each command's --help text, beside its code.
-extern const char kDatasetHelp[], kTrainHelp[], kEvalHelp[], kPersonalizeHelp[], kPredictHelp[], kReproduceHelp[];
+extern const char kDatasetHelp[], kTrainHelp[], kEvalHelp[], kPersonalizeHelp[], kPredictHelp[], kReproduceHelp[],
+    kInspectHelp[];
 
 int run_dataset(int argc, char** argv);  // cli/dataset.cpp
 int run_train(int argc, char** argv);    // cli/train.cpp
@@ -25,5 +26,6 @@ int run_eval(int argc, char** argv);     // cli/train.cpp
 int run_personalize(int argc, char** argv);  // cli/personalize.cpp
 int run_predict(int argc, char** argv);      // cli/personalize.cpp
 int run_reproduce(int argc, char** argv);    // cli/reproduce.cpp
+int run_inspect(int argc, char** argv);      // cli/inspect.cpp
 
 }  // namespace taper::cli

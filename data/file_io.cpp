@@ -28,14 +28,17 @@ struct Fd {
 std::vector<uint8_t> read_file_bytes(const std::string& path) {
   const Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (file.fd < 0) fail_errno(path, "cannot open", errno);
-  std::vector<uint8_t> out;
-  struct stat st;
-  if (::fstat(file.fd, &st) == 0 && S_ISREG(st.st_mode)) out.reserve(static_cast<size_t>(st.st_size));
+  // Sized from fstat (+1 byte, to see the end of file without growing):
+  // growing by 1 MB chunks zero-filled a megabyte for every 100 KB JPEG.
+  // Files that grow meanwhile, and pipes, still read whole, chunk by chunk.
   constexpr size_t kChunk = size_t{1} << 20;
+  struct stat st;
+  const bool sized = ::fstat(file.fd, &st) == 0 && S_ISREG(st.st_mode);
+  std::vector<uint8_t> out(sized ? static_cast<size_t>(st.st_size) + 1 : kChunk);
   size_t used = 0;
   for (;;) {
-    out.resize(used + kChunk);
-    const ssize_t n = ::read(file.fd, out.data() + used, kChunk);
+    if (used == out.size()) out.resize(used + kChunk);
+    const ssize_t n = ::read(file.fd, out.data() + used, out.size() - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) fail_errno(path, "cannot read", errno);
     if (n == 0) break;

@@ -13,6 +13,8 @@
 #include <tuple>
 #include <vector>
 
+#include "engine/atomic_file.h"
+
 namespace taper {
 
 // Tensor bytes are memcpy'd straight between the file and storage, which is
@@ -306,14 +308,16 @@ void append_u64_le(std::string* out, uint64_t v) {
 std::string read_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_errno(path, "cannot open", errno);
-  std::string out;
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) out.reserve(static_cast<size_t>(st.st_size));
+  // Sized from fstat (+1 byte, to see the end of file without growing),
+  // chunk by chunk only past that (a file growing meanwhile, a pipe).
   constexpr size_t kChunk = size_t{1} << 20;
+  struct stat st;
+  const bool sized = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  std::string out(sized ? static_cast<size_t>(st.st_size) + 1 : kChunk, '\0');
   size_t used = 0;
   for (;;) {
-    out.resize(used + kChunk);
-    const ssize_t n = ::read(fd, out.data() + used, kChunk);
+    if (used == out.size()) out.resize(used + kChunk);
+    const ssize_t n = ::read(fd, out.data() + used, out.size() - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
@@ -326,29 +330,6 @@ std::string read_file(const std::string& path) {
   ::close(fd);
   out.resize(used);
   return out;
-}
-
-// write() may write less than asked (signals, pipes, near-full disks).
-bool write_all(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Makes the rename itself durable. Best effort: some filesystems refuse
-// fsync on directories, and the new file is complete either way.
-void sync_parent_dir(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 // ---- serialization ----
@@ -438,33 +419,7 @@ SafetensorsFile load_safetensors(const std::string& path) { return parse_safeten
 std::string serialize_safetensors(const SafetensorsFile& file) { return serialize(file, "serialize_safetensors"); }
 
 void save_safetensors(const std::string& path, const SafetensorsFile& file) {
-  const std::string bytes = serialize(file, path);
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_errno(path, "cannot create " + tmp, errno);
-
-  const char* failed = nullptr;
-  if (!write_all(fd, bytes.data(), bytes.size())) {
-    failed = "write";
-  } else if (::fsync(fd) != 0) {
-    failed = "fsync";
-  }
-  int err = errno;
-  // close() can report a deferred write error (NFS, quotas); don't retry it
-  // on EINTR, Linux has already released the descriptor.
-  if (::close(fd) != 0 && !failed) {
-    failed = "close";
-    err = errno;
-  }
-  if (!failed && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    failed = "rename";
-    err = errno;
-  }
-  if (failed) {
-    ::unlink(tmp.c_str());
-    fail_errno(path, std::string("cannot ") + failed + " " + tmp, err);
-  }
-  sync_parent_dir(path);
+  write_file_atomically(path, serialize(file, path));
 }
 
 }  // namespace taper

@@ -33,8 +33,8 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& o
 SafetensorsFile load_safetensors(const std::string& path);
 
 std::string serialize_safetensors(const SafetensorsFile& file);
-// Writes path atomically: a temporary file in the same folder, flushed and
-// fsync'ed, then renamed over path. A failure leaves any old file intact.
+// Writes path atomically (engine/atomic_file.h): a failure throws
+// FileWriteError and leaves any old file intact.
 void save_safetensors(const std::string& path, const SafetensorsFile& file);
 
 }  // namespace taper

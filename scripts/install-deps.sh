@@ -1,9 +1,10 @@
 #!/bin/sh
-# Installs the Debian packages listed in scripts/debian-packages.txt that are
+# Installs the Debian packages listed in scripts/debian-packages.txt (or the
+# list given as the argument, e.g. scripts/fuzz-packages.txt) that are
 # missing. As root it runs apt-get; otherwise it prints the exact command and
 # fails, so that `make` stops with instructions instead of a compiler error.
 set -eu
-list="$(dirname "$0")/debian-packages.txt"
+list="${1:-$(dirname "$0")/debian-packages.txt}"
 missing=""
 for pkg in $(grep -v '^#' "$list"); do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

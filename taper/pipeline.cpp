@@ -1,33 +1,60 @@
 #include "taper/pipeline.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/atomic_file.h"
 #include "taper/weight_average.h"
 
 namespace taper {
 
 namespace {
 
-// A kill during an atomic save leaves its temporary file (<file>.tmp.<pid>);
+// A kill during an atomic write leaves its temporary file (<file>.tmp.<pid>);
 // the file it was replacing is intact, so the temporary is garbage.
 void remove_partial_writes(const std::string& run_dir) {
   for (const auto& entry : std::filesystem::directory_iterator(run_dir)) {
-    const std::string name = entry.path().filename().string();
-    if (name.find(".safetensors.tmp.") != std::string::npos) std::filesystem::remove(entry.path());
+    if (is_atomic_temporary(entry.path().filename().string())) std::filesystem::remove(entry.path());
   }
 }
 
-void prepare_dir(const std::string& run_dir, const RunConfig& config, bool resume) {
-  namespace fs = std::filesystem;
+// Creates the run directory and proves it writable with a throw-away 4 KB
+// file, so that a read-only or full output folder fails now, before the data
+// is loaded and hours of training are spent, with the folder in the message.
+void check_writable(const std::string& run_dir) {
   std::error_code ec;
-  fs::create_directories(run_dir, ec);
+  std::filesystem::create_directories(run_dir, ec);
   if (ec) throw std::runtime_error(run_dir + ": cannot create the run directory: " + ec.message());
+  auto fail = [&](const std::string& what, int err) {
+    throw std::runtime_error(run_dir + ": the run directory is not writable (" + what + ": " + std::strerror(err) +
+                             ")");
+  };
+  const std::string probe = run_dir + "/.taper-write-test";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail("cannot create a file in it", errno);
+  const std::string block(4096, '\0');
+  const ssize_t n = ::write(fd, block.data(), block.size());
+  bool written = n == static_cast<ssize_t>(block.size());
+  int err = n < 0 ? errno : ENOSPC;  // a short write means the disk is full
+  if (written && ::fsync(fd) != 0) {
+    written = false;
+    err = errno;
+  }
+  ::close(fd);
+  ::unlink(probe.c_str());
+  if (!written) fail("cannot write 4 KB to it", err);
+}
+
+void prepare_dir(const std::string& run_dir, const RunConfig& config, bool resume) {
   const std::string path = run_dir + "/config.toml";
   const std::string text = to_toml(config);
-  if (fs::exists(path)) {
+  if (std::filesystem::exists(path)) {
     const RunConfig saved = load_config(path);
     if (to_toml(saved) != text) {
       throw std::runtime_error(path + " holds a different config: resume with the same config or use a new --out");
@@ -36,9 +63,7 @@ void prepare_dir(const std::string& run_dir, const RunConfig& config, bool resum
     remove_partial_writes(run_dir);
     return;
   }
-  std::ofstream out(path);
-  out << text;
-  if (!out) throw std::runtime_error(path + ": cannot write (is the directory writable and the disk not full?)");
+  write_file_atomically(path, text);
 }
 
 struct Stages {
@@ -102,6 +127,7 @@ TrainedRun trained_run(const Experiment& exp, Stages& s, std::shared_ptr<const T
 
 void train_run(const RunConfig& config, const std::string& run_dir, bool resume, Device device) {
   require_device(device);  // before any data is read: "no CUDA device" comes at once
+  check_writable(run_dir);
   const Experiment exp = Experiment::create(config, device);
   prepare_dir(run_dir, config, resume);
   StageContext ctx{exp, run_dir, resume, {{"config", to_toml(config)}}, false};
@@ -191,9 +217,7 @@ void write_eval(const std::string& run_dir, const EvalSummary& e, const RunConfi
     put(j, "finetuned_average_classifier_selection", e.finetuned_average.selection, e.domains);
   }
   put(j, "taper_without_selection", e.taper.without_selection, e.domains);
-  std::ofstream out(run_dir + "/" + file);
-  out << j.dump(2) << "\n";
-  if (!out) throw std::runtime_error(run_dir + "/" + file + ": cannot write");
+  write_file_atomically(run_dir + "/" + file, j.dump(2) + "\n");
   std::printf("accuracy on %lld test images, each with its own task (k = %lld):\n", static_cast<long long>(e.images),
               static_cast<long long>(config.tasks.k));
   const std::pair<const char*, const char*> lines[] = {

@@ -1,6 +1,5 @@
 #include "taper/reproduce.h"
-
-#include <toml++/toml.h>
+#include "taper/toml.h"
 
 #include <chrono>
 #include <cmath>
@@ -90,6 +89,8 @@ toml::table parse_experiment_file(const std::string& path) {
     return toml::parse_file(path);
   } catch (const toml::parse_error& e) {
     fail(path, std::string("TOML syntax error: ") + std::string(e.description()));
+  } catch (const TomlInternalError& e) {
+    fail(path, std::string("TOML syntax error that toml++ cannot locate: ") + e.what());
   }
 }
 

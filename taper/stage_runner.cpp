@@ -1,15 +1,16 @@
 #include "taper/stage_runner.h"
 
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "engine/atomic_file.h"
 #include "engine/lr_schedule.h"
 #include "engine/sgd.h"
+#include "taper/divergence.h"
 #include "taper/progress.h"
 
 namespace taper {
@@ -61,8 +62,9 @@ void append_log(const std::string& run_dir, const nlohmann::json& line) {
 }
 
 // A kill between writing an epoch's log line and its checkpoint leaves a
-// line for an epoch the checkpoint lacks; resuming drops such lines (the
-// epoch is trained again and logged again).
+// line for an epoch the checkpoint lacks, and a kill during the append can
+// leave a partial last line; resuming drops both (the epoch is trained again
+// and logged again).
 void prune_log(const std::string& run_dir, const std::string& stage, int64_t epochs_done) {
   const std::string path = run_dir + "/log.jsonl";
   std::ifstream in(path);
@@ -70,16 +72,11 @@ void prune_log(const std::string& run_dir, const std::string& stage, int64_t epo
   std::string kept, line;
   while (std::getline(in, line)) {
     const auto j = nlohmann::json::parse(line, nullptr, false);
-    const bool stale = !j.is_discarded() && j.value("stage", "") == stage && j.value("epoch", 0) > epochs_done;
+    const bool stale = !j.is_object() || (j.value("stage", "") == stage && j.value("epoch", 0) > epochs_done);
     if (!stale) kept += line + "\n";
   }
   in.close();
-  std::ofstream out(path + ".tmp", std::ios::trunc);
-  out << kept;
-  out.close();
-  if (!out || std::rename((path + ".tmp").c_str(), path.c_str()) != 0) {
-    throw std::runtime_error(path + ": cannot rewrite the epoch log");
-  }
+  write_file_atomically(path, kept);
 }
 
 }  // namespace
@@ -126,11 +123,9 @@ void run_stage(const std::string& run_dir, const StagePlan& plan, TrainState& st
       opt.set_lr(static_cast<float>(schedule.lr(epoch * plan.steps_per_epoch + s)));
       opt.zero_grad();
       const StepOutcome out = plan.step();
-      if (!std::isfinite(out.loss)) {
-        throw std::runtime_error(plan.name + ": loss is " + std::to_string(out.loss) + " at epoch " +
-                                 std::to_string(epoch + 1) + " step " + std::to_string(s + 1) +
-                                 "; training stopped, the last good checkpoint is " + path);
-      }
+      const StepPlace at{plan.name, epoch + 1, s + 1, epoch * plan.steps_per_epoch + s + 1, path, state.epochs_done};
+      check_loss(out.loss, at);
+      check_gradients(state.params, at);
       // Data parallelism goes here and nowhere else: one process per GPU,
       // each stepping on its shard of the batch, all-reduce (NCCL) of every
       // parameter's .grad() before the identical update on every rank.
@@ -156,6 +151,7 @@ void run_stage(const std::string& run_dir, const StagePlan& plan, TrainState& st
                          {"seconds", secs}});
     state.epochs_done = epoch + 1;
     capture_momentum(opt, state);
+    check_state(state, {plan.name, epoch + 1, plan.steps_per_epoch, (epoch + 1) * plan.steps_per_epoch, path, epoch});
     std::map<std::string, std::string> meta = metadata;
     meta["stage"] = plan.name;
     save_state(path, state, meta);

@@ -42,8 +42,9 @@ bool load_finished_stage(const std::string& run_dir, const StagePlan& plan, Trai
 // Trains `state` through the plan's epochs, starting after the epochs its
 // checkpoint already holds (when resume is set and one exists; without
 // resume an existing checkpoint is an error, so that no run is overwritten
-// by accident). Throws std::runtime_error on a NaN or infinite loss, naming
-// the stage, epoch and step; the last good checkpoint stays on disk.
+// by accident). Throws DivergenceError (taper/divergence.h) on a NaN or
+// infinity in a loss or gradient, naming the stage, epoch, step and
+// parameter; the last good checkpoint stays on disk.
 void run_stage(const std::string& run_dir, const StagePlan& plan, TrainState& state, bool resume,
                const std::map<std::string, std::string>& metadata);
 

@@ -323,3 +323,34 @@ TEST_CASE("config: load_config reads a file and names a missing one") {
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("config: a NUL byte is a syntax error naming line and column (fuzz/corpus/config/crash-nul-in-table-header.toml)") {
+  // toml++ 3.3 aborts on an internal assertion for NULs in a table header.
+  CHECK(message_of(std::string("seed = 1\n[\0\0]\n", 14)) == "bad.toml:2:2: TOML syntax error: a NUL byte (is this a binary file?)");
+  std::ifstream in(std::string(TAPER_SOURCE_DIR) + "/fuzz/corpus/config/crash-nul-in-table-header.toml", std::ios::binary);
+  const std::string found((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(found.find('\0') != std::string::npos);
+  CHECK(message_of(found, "found.toml").rfind("found.toml:5:2: TOML syntax error: a NUL byte", 0) == 0);
+}
+
+TEST_CASE("config: malformed table headers that trip toml++'s internal checks are syntax errors (fuzz/corpus/config/crash-*)") {
+  for (const std::string header : {"[\npr]\n", "[ \n", "[=]\n", "[[\n"}) {
+    CAPTURE(header);
+    CHECK(message_of("seed = 1\n" + header).rfind("bad.toml: TOML syntax error", 0) == 0);
+  }
+}
+
+TEST_CASE("config: non-ASCII text outside strings and comments is a syntax error; inside them it is kept") {
+  // toml++ 3.3 reaches __builtin_unreachable on e.g. U+03DA where it expects whitespace.
+  CHECK(message_of("seed = 1\n \xcf\x9a" "e = 5\n") ==
+        "bad.toml:2:2: TOML syntax error: a non-ASCII character outside a string or comment");
+  CHECK(message_of("# caf\xc3\xa9 \xe2\x80\x94 comment\nseed = 2 # \xcf\x9a\n").find("(accepted)") == 0);
+  const RunConfig c = parse_config("[data]\ndataset = \"pacs\" # \xcf\x9a\n", "ok.toml");
+  CHECK(c.data.dataset == "pacs");
+  // Strings of every kind end where TOML says, so what follows is checked again.
+  for (const std::string value : {"\"a\\\"b\"", "'a\\'", "\"\"\"x\"\"\"\"\"", "'''x'''''", "\"\"\"a\nb\\\n c\"\"\""}) {
+    CAPTURE(value);
+    CHECK(message_of("x = " + value + " \xcf\x9a\n").find("a non-ASCII character outside a string or comment") !=
+          std::string::npos);
+  }
+}

@@ -247,6 +247,19 @@ TEST_CASE("reader: absurd image dimensions are rejected from the header, before 
   CHECK_THROWS_WITH_AS(decode(jpeg_claiming(8, 0), "empty.jpg"), has("empty.jpg: "), DataError);
 }
 
+TEST_CASE("reader: a PNG whose first IDAT chunk is empty is refused (fuzz/corpus/image/crash-empty-first-idat.png)") {
+  // stb_image would memcpy into a null buffer for it (undefined behaviour).
+  const std::vector<uint8_t> found =
+      taper::read_file_bytes(std::string(TAPER_SOURCE_DIR) + "/fuzz/corpus/image/crash-empty-first-idat.png");
+  CHECK_THROWS_WITH_AS(decode(found, "found.png"), has("found.png: corrupt PNG data: the first IDAT chunk is empty"),
+                       DataError);
+  // The same in a valid image: an empty IDAT chunk inserted before the first one.
+  std::vector<uint8_t> png = encode_png(gradient(4, 4));
+  const std::vector<uint8_t> empty_idat = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};
+  png.insert(png.begin() + 33, empty_idat.begin(), empty_idat.end());  // after the signature and IHDR
+  CHECK_THROWS_WITH_AS(decode(png, "inserted.png"), has("the first IDAT chunk is empty"), DataError);
+}
+
 TEST_CASE("reader: write_png names the path it cannot write") {
   const TempDir dir;
   const std::string path = dir.str() + "/no-such-folder/out.png";

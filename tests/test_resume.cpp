@@ -4,37 +4,27 @@
 // same eval.json as an uninterrupted run. Also the refusals that protect a
 // run directory, and `taper personalize` / `taper predict` on the result.
 //
-// Runs the product binary next to this test binary (build/taper beside
-// build/taper_tests, build-san/taper beside build-san/taper_tests) as a
-// subprocess, on tests/configs/tiny_resume.toml and the real CIFAR-100
+// Runs the product binary next to this test binary (tests/child_process.h)
+// as a subprocess, on tests/configs/tiny_resume.toml and the real CIFAR-100
 // (skipped with a message when either is missing).
 #include <doctest/doctest.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "tests/temp_dir.h"
-#include "data/dataset.h"
 #include "data/image.h"
 #include "engine/safetensors.h"
-
-extern char** environ;
+#include "tests/child_process.h"
+#include "tests/temp_dir.h"
 
 using namespace taper;
 namespace fs = std::filesystem;
@@ -43,122 +33,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 using taper::testing::TempDir;
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// The taper binary beside this test binary ("" when there is none).
-std::string taper_binary() {
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return "";
-  const fs::path bin = self.parent_path() / "taper";
-  return fs::is_regular_file(bin) && ::access(bin.c_str(), X_OK) == 0 ? bin.string() : "";
-}
-
-// The data root holding CIFAR-100, absolute ("" when none does).
-std::string cifar_root() {
-  std::vector<std::string> roots{data_root()};
-  if (const char* env = std::getenv("TAPER_DATA"); env == nullptr || env[0] == '\0') {
-    roots.push_back(std::string(TAPER_SOURCE_DIR) + "/data");
-    roots.push_back(std::string(TAPER_SOURCE_DIR) + "/../shared/data");
-  }
-  for (const std::string& root : roots) {
-    if (fs::is_directory(root + "/cifar-100-binary")) return fs::canonical(root).string();
-  }
-  return "";
-}
-
-// A child process with stdout and stderr in files.
-class Child {
- public:
-  Child(const std::vector<std::string>& args, const std::string& data, const std::string& log_prefix)
-      : out_path_(log_prefix + ".out"), err_path_(log_prefix + ".err") {
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    // The environment, with the data root and (unless the caller chose) one
-    // OpenMP thread: the 2-core machine is shared with other jobs, where
-    // spinning OpenMP threads slow down badly. Results do not depend on it.
-    std::vector<std::string> env_strings;
-    bool has_omp = false;
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::strncmp(*e, "TAPER_DATA=", 11) == 0) continue;
-      if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) == 0) has_omp = true;
-      env_strings.push_back(*e);
-    }
-    env_strings.push_back("TAPER_DATA=" + data);
-    if (!has_omp) env_strings.push_back("OMP_NUM_THREADS=1");
-    std::vector<char*> envp;
-    for (auto& s : env_strings) envp.push_back(s.data());
-    envp.push_back(nullptr);
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE_MESSAGE(rc == 0, "posix_spawn " << args[0] << ": " << std::strerror(rc));
-    start_ = Clock::now();
-  }
-  ~Child() {
-    if (running()) {
-      ::kill(pid_, SIGKILL);
-      reap(true);
-    }
-  }
-
-  bool running() { return !reap(false); }
-  double seconds() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
-
-  // Waits at most `limit` seconds (then kills it and fails); the exit code,
-  // or 128 + signal.
-  int wait(double limit = 120.0) {
-    while (!reap(false)) {
-      if (seconds() > limit) {
-        ::kill(pid_, SIGKILL);
-        reap(true);
-        FAIL("child still running after " << limit << " s; stderr:\n" << err());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return code_;
-  }
-  // SIGKILL; true when it was still running (false: it had already exited).
-  bool kill() {
-    if (reap(false)) return false;
-    ::kill(pid_, SIGKILL);
-    reap(true);
-    return code_ == 128 + SIGKILL;
-  }
-
-  std::string out() const { return read_bytes(out_path_); }
-  std::string err() const { return read_bytes(err_path_); }
-
- private:
-  bool reap(bool block) {
-    if (done_) return true;
-    int status = 0;
-    const pid_t r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
-    if (r != pid_) return false;
-    done_ = true;
-    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return true;
-  }
-
-  std::string out_path_, err_path_;
-  pid_t pid_ = -1;
-  Clock::time_point start_;
-  bool done_ = false;
-  int code_ = -1;
-};
+using namespace taper::testing;
 
 // The stage checkpoints of a run directory, by file name.
 std::set<std::string> checkpoints(const std::string& dir) {
@@ -230,7 +105,6 @@ std::string numbered(std::string prefix, int n) {
   return prefix;
 }
 
-std::string config_path(const std::string& name) { return std::string(TAPER_SOURCE_DIR) + "/tests/configs/" + name; }
 
 }  // namespace
 

@@ -14,10 +14,12 @@
 #include <vector>
 
 #include "tests/temp_dir.h"
+#include "engine/atomic_file.h"
 #include "engine/safetensors.h"
 
 namespace fs = std::filesystem;
 using taper::DType;
+using taper::FileWriteError;
 using taper::SafetensorsError;
 using taper::SafetensorsFile;
 using taper::Shape;
@@ -373,7 +375,7 @@ TEST_CASE("safetensors: saving into a nonexistent directory throws and leaves no
   TempDir dir;
   const fs::path missing = dir.path / "no_such_dir";
   const std::string path = (missing / "model.safetensors").string();
-  CHECK_THROWS_WITH_AS(taper::save_safetensors(path, sample_file()), doctest::Contains(path.c_str()), SafetensorsError);
+  CHECK_THROWS_WITH_AS(taper::save_safetensors(path, sample_file()), doctest::Contains(path.c_str()), FileWriteError);
   CHECK_FALSE(fs::exists(missing));
   CHECK(dir.entries().empty());
 }
@@ -407,6 +409,6 @@ TEST_CASE("safetensors: a failed rename removes the temporary file") {
   fs::create_directory(target);
   fs::create_directory(target / "child");  // non-empty, so rename cannot replace it
   CHECK_THROWS_WITH_AS(taper::save_safetensors(target.string(), sample_file()),
-                       doctest::Contains((target.string() + ": cannot rename").c_str()), SafetensorsError);
+                       doctest::Contains((target.string() + ": cannot rename").c_str()), FileWriteError);
   CHECK(dir.entries() == std::vector<std::string>{"is_a_directory"});
 }

@@ -7,9 +7,8 @@
 #include <cstring>
 #include <memory>
 
-#include <cblas.h>
-
 #include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/sgemm.h"
 
 namespace taper {
 
@@ -151,8 +150,7 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& 
   for (int64_t n0 = 0; n0 < g.n; n0 += ch.images) {
     const int64_t images = std::min(ch.images, g.n - n0), width = images * ch.plane;
     im2col(x.f32(), col, n0, images, g);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g.c_out, width, ch.rows, 1.0f, w.f32(), ch.rows,
-                col, width, 0.0f, out, width);
+    deterministic_sgemm(false, false, g.c_out, width, ch.rows, 1.0f, w.f32(), ch.rows, col, width, 0.0f, out, width);
     gemm_to_nchw(out, y.f32(), pb, n0, images, g.c_out, ch.plane);
   }
 }
@@ -165,8 +163,7 @@ void CpuBackend::conv2d_backward_data(const Tensor& grad_y, const Tensor& w, Ten
   for (int64_t n0 = 0; n0 < g.n; n0 += ch.images) {
     const int64_t images = std::min(ch.images, g.n - n0), width = images * ch.plane;
     nchw_to_gemm(grad_y.f32(), gy, n0, images, g.c_out, ch.plane);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, ch.rows, width, g.c_out, 1.0f, w.f32(), ch.rows,
-                gy, width, 0.0f, col, width);
+    deterministic_sgemm(true, false, ch.rows, width, g.c_out, 1.0f, w.f32(), ch.rows, gy, width, 0.0f, col, width);
     col2im(col, grad_x.f32(), n0, images, g);
   }
 }
@@ -181,8 +178,8 @@ void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, T
     const int64_t images = std::min(ch.images, g.n - n0), width = images * ch.plane;
     im2col(x.f32(), col, n0, images, g);
     nchw_to_gemm(grad_y.f32(), gy, n0, images, g.c_out, ch.plane);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, g.c_out, ch.rows, width, 1.0f, gy, width,
-                col, width, n0 == 0 ? 0.0f : 1.0f, grad_w.f32(), ch.rows);
+    deterministic_sgemm(false, true, g.c_out, ch.rows, width, 1.0f, gy, width, col, width, n0 == 0 ? 0.0f : 1.0f,
+                        grad_w.f32(), ch.rows);
     if (grad_bias.defined()) {
       float* gb = grad_bias.f32();
 #pragma omp parallel for schedule(static)

@@ -1,6 +1,5 @@
-#include <cblas.h>
-
 #include "engine/cpu/cpu_backend.h"
+#include "engine/cpu/sgemm.h"
 
 namespace taper {
 
@@ -8,8 +7,8 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, 
                       Tensor& c) {
   const int m = static_cast<int>(c.size(0)), n = static_cast<int>(c.size(1));
   const int k = static_cast<int>(trans_a ? a.size(0) : a.size(1));
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
-              alpha, a.f32(), static_cast<int>(a.size(1)), b.f32(), static_cast<int>(b.size(1)), beta, c.f32(), n);
+  deterministic_sgemm(trans_a, trans_b, m, n, k, alpha, a.f32(), static_cast<int>(a.size(1)), b.f32(),
+                      static_cast<int>(b.size(1)), beta, c.f32(), n);
 }
 
 // Attention's products are small (tokens x head width), so the batch is

@@ -2,6 +2,7 @@
 // the max subtracted so that large logits cannot overflow.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "engine/cpu/cpu_backend.h"
 
@@ -76,12 +77,16 @@ void CpuBackend::cross_entropy_forward(const Tensor& logits, const Tensor& label
   const float* px = logits.f32();
   const int64_t* pl = labels.i64();
   float* pp = probs.f32();
-  double total = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : total) if (rows * cols > kParallelGrain)
+  // Row losses are summed by one thread in row order: an OpenMP reduction
+  // would add per-thread partial sums, whose grouping follows the thread count.
+  std::vector<double> row_loss(static_cast<size_t>(rows));
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelGrain)
   for (int64_t i = 0; i < rows; ++i) {
     const double lse = softmax_row(px + i * cols, pp + i * cols, cols, false);
-    total += lse - px[i * cols + pl[i]];
+    row_loss[i] = lse - px[i * cols + pl[i]];
   }
+  double total = 0.0;
+  for (const double l : row_loss) total += l;
   loss.f32()[0] = static_cast<float>(total / rows);
 }
 
