@@ -74,14 +74,15 @@ Experiment Experiment::create(const RunConfig& c, Device device) {
                                                          c.tasks.sampler == "domain");
   MixerPredictor predictor(describer->dim(), c.taper.predictor_hidden, layout.num_blocks, c.taper.bases);
   TaskSampler sampler = make_task_sampler(c.data.dataset, train->meta, sampler_options(c));
-  if (variable_image_size(c.data.dataset)) {
-    const int64_t side = crop_size(c);
-    return Experiment{c, train, test, std::move(arch), std::move(sampler), layout, predictor, side, side};
+  // Variable-size images are cropped to data.image_size; fixed-size ones are
+  // used as they are, and one tells the size.
+  int64_t height = crop_size(c), width = height;
+  if (!variable_image_size(c.data.dataset)) {
+    const Image probe = train->images->image(0);
+    height = probe.height, width = probe.width;
   }
-  // Fixed-size images are used as they are: one tells the size.
-  const Image probe = train->images->image(0);
-  return Experiment{c,         train,     test,        std::move(arch), std::move(sampler), layout, predictor,
-                    probe.height, probe.width, std::move(describer), device};
+  return Experiment{c,      train, test, std::move(arch), std::move(sampler), layout, predictor, height, width,
+                    std::move(describer), device};
 }
 
 std::vector<float> Experiment::describe(const Task& task) const { return describer->describe(task); }

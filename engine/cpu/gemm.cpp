@@ -12,9 +12,8 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, 
 }
 
 // Attention's products are small (tokens x head width), so the batch is
-// split over threads and each product runs OpenBLAS single-threaded (it
-// does not nest inside an OpenMP region); every product is computed by one
-// thread, so the result does not depend on the thread count.
+// split over threads; each product is a deterministic_sgemm (single-threaded
+// inside the region), so the result does not depend on the thread count.
 void CpuBackend::gemm_batched(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
                               Tensor& c) {
   const int64_t batch = c.size(0);
@@ -26,8 +25,7 @@ void CpuBackend::gemm_batched(bool trans_a, bool trans_b, float alpha, const Ten
   float* pc = c.f32();
 #pragma omp parallel for schedule(static) if (batch * sc * k > kParallelGrain)
   for (int64_t i = 0; i < batch; ++i) {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
-                alpha, pa + i * sa, lda, pb + i * sb, ldb, beta, pc + i * sc, n);
+    deterministic_sgemm(trans_a, trans_b, m, n, k, alpha, pa + i * sa, lda, pb + i * sb, ldb, beta, pc + i * sc, n);
   }
 }
 
