@@ -409,6 +409,81 @@ TEST_CASE("cuda: SGD steps match the CPU (momentum, Nesterov, weight decay)") {
   }
 }
 
+TEST_CASE("cuda: gelu matches the CPU") {
+  REQUIRE_GPU_OR_SKIP();
+  compare_op("gelu", [](auto& in) { return gelu(in[0]); }, {leaf({7, 1000}, 200, 3.0f)});
+}
+
+TEST_CASE("cuda: batched matmul (cuBLAS strided-batched, TF32 off) matches the CPU in every transpose") {
+  REQUIRE_GPU_OR_SKIP();
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      CAPTURE(ta);
+      CAPTURE(tb);
+      const Shape a = ta ? Shape{12, 64, 33} : Shape{12, 33, 64}, b = tb ? Shape{12, 17, 64} : Shape{12, 64, 17};
+      compare_op("batched_matmul", [=](auto& in) { return batched_matmul(in[0], in[1], ta, tb); },
+                 {leaf(a, 201), leaf(b, 202)});
+    }
+  }
+  // Attention's shapes: [batch * heads, tokens, head width] against itself.
+  compare_op("batched_matmul q k^T", [](auto& in) { return batched_matmul(in[0], in[1], false, true); },
+             {leaf({48, 40, 64}, 203), leaf({48, 40, 64}, 204)});
+  compare_op("batched_matmul, batch 1", [](auto& in) { return batched_matmul(in[0], in[1]); },
+             {leaf({1, 5, 3}, 205), leaf({1, 3, 2}, 206)});
+}
+
+TEST_CASE("cuda: layer norm and L2 normalisation match the CPU") {
+  REQUIRE_GPU_OR_SKIP();
+  compare_op("layer_norm", [](auto& in) { return layer_norm(in[0], in[1], in[2]); },
+             {leaf({64, 768}, 210, 2.0f), leaf({768}, 211), leaf({768}, 212)});
+  compare_op("layer_norm, BERT eps, odd width", [](auto& in) { return layer_norm(in[0], in[1], in[2], 1e-12f); },
+             {leaf({9, 37}, 213), leaf({37}, 214), leaf({37}, 215)});
+  // Only the input takes a gradient; gamma and beta are constants.
+  compare_op("layer_norm, input gradient only", [](auto& in) { return layer_norm(in[0], in[1], in[2]); },
+             {leaf({16, 300}, 216), randn({300}, 217), randn({300}, 218)});
+  compare_op("l2_normalize", [](auto& in) { return l2_normalize(in[0]); }, {leaf({100, 512}, 219)});
+  // Rows below eps are divided by eps (a constant): both branches in one tensor.
+  const Tensor rows = Tensor::from_vector({0.1f, -0.2f, 0.05f, 30.0f, 40.0f, -12.0f}, {2, 3}).set_requires_grad(true);
+  compare_op("l2_normalize, clamped rows", [](auto& in) { return l2_normalize(in[0], 10.0f); }, {rows});
+}
+
+TEST_CASE("cuda: masked softmax matches the CPU, a row with nothing kept included") {
+  REQUIRE_GPU_OR_SKIP();
+  // Batch b keeps its first 40 - 11 b columns of 40; batch 4 keeps none.
+  std::vector<float> keep(5 * 40);
+  for (int b = 0; b < 5; ++b) {
+    for (int c = 0; c < 40; ++c) keep[b * 40 + c] = c < 40 - 11 * b ? 1.0f : 0.0f;
+  }
+  const Tensor mask = Tensor::from_vector(keep, {5, 40});
+  compare_op("masked_softmax", [&](auto& in) { return masked_softmax(in[0], mask.to(in[0].device())); },
+             {leaf({5, 24, 40}, 220, 3.0f)});
+  const Tensor wide = Tensor::full({2, 1000}, 1.0f);
+  compare_op("masked_softmax, wide rows", [&](auto& in) { return masked_softmax(in[0], wide.to(in[0].device())); },
+             {leaf({2, 3, 1000}, 221, 3.0f)});
+}
+
+TEST_CASE("cuda: embedding matches the CPU, repeated ids adding up in its order") {
+  REQUIRE_GPU_OR_SKIP();
+  std::vector<int64_t> ids(300);
+  for (int64_t i = 0; i < 300; ++i) ids[i] = (i * 7) % 50;  // every row six times
+  const Tensor idx = Tensor::from_labels(ids);
+  compare_op("embedding", [&](auto& in) { return embedding(in[0], idx.to(in[0].device())); }, {leaf({50, 96}, 230)});
+  // The backward sums in the CPU's order without atomics: the same bits.
+  const Tensor table = randn({50, 96}, 231), seed = randn({300, 96}, 232);
+  Tensor t_cpu = table.detach().set_requires_grad(true), t_gpu = table.to(kGpu).detach().set_requires_grad(true);
+  embedding(t_cpu, idx).backward(seed);
+  embedding(t_gpu, idx.to(kGpu)).backward(seed.to(kGpu));
+  CHECK(t_gpu.grad().to(Device::cpu()).to_vector() == t_cpu.grad().to_vector());
+}
+
+TEST_CASE("cuda: permute matches the CPU, last axis kept or moved") {
+  REQUIRE_GPU_OR_SKIP();
+  compare_op("permute head split", [](auto& in) { return permute(in[0], {0, 2, 1, 3}); }, {leaf({4, 40, 12, 64}, 240)});
+  compare_op("permute 3-d", [](auto& in) { return permute(in[0], {2, 0, 1}); }, {leaf({5, 7, 9}, 241)});
+  compare_op("permute 5-d", [](auto& in) { return permute(in[0], {4, 1, 3, 0, 2}); }, {leaf({2, 3, 4, 5, 6}, 242)});
+  compare_op("permute identity", [](auto& in) { return permute(in[0], {0, 1}); }, {leaf({3, 8}, 243)});
+}
+
 // ---- on a GPU: whole networks ----
 
 namespace {

@@ -43,9 +43,13 @@ class CudaBackend final : public Backend {
   void scale(const Tensor& x, float s, Tensor& out) override;
   void relu(const Tensor& x, Tensor& out) override;
   void relu_backward(const Tensor& out, const Tensor& grad_out, Tensor& grad_in) override;
+  void gelu(const Tensor& x, Tensor& out) override;
+  void gelu_backward(const Tensor& x, const Tensor& grad_out, Tensor& grad_in) override;
 
   void gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
             Tensor& c) override;
+  void gemm_batched(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b, float beta,
+                    Tensor& c) override;
   void add_row_vector(Tensor& x, const Tensor& v) override;
   void sum_rows(const Tensor& x, Tensor& out, float beta) override;
 
@@ -66,6 +70,15 @@ class CudaBackend final : public Backend {
                                 const Tensor& running_mean, const Tensor& running_var, float eps, Tensor& grad_x,
                                 Tensor& grad_gamma, Tensor& grad_beta) override;
 
+  void layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y, Tensor& save_mean,
+                          Tensor& save_invstd, float eps) override;
+  void layer_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
+                           const Tensor& save_invstd, Tensor& grad_x, Tensor& grad_gamma,
+                           Tensor& grad_beta) override;
+  void l2_normalize(const Tensor& x, Tensor& y, Tensor& norms, float eps) override;
+  void l2_normalize_backward(const Tensor& y, const Tensor& norms, const Tensor& grad_y, Tensor& grad_x,
+                             float eps) override;
+
   void max_pool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax, const Window2d& g) override;
   void max_pool2d_backward(const Tensor& grad_y, const Tensor& argmax, Tensor& grad_x, const Window2d& g) override;
   void global_avg_pool_forward(const Tensor& x, Tensor& y) override;
@@ -73,12 +86,17 @@ class CudaBackend final : public Backend {
 
   void softmax(const Tensor& x, Tensor& y, bool log) override;
   void softmax_backward(const Tensor& y, const Tensor& grad_y, Tensor& grad_x, bool log) override;
+  void masked_softmax(const Tensor& x, const Tensor& mask, Tensor& y) override;
   void cross_entropy_forward(const Tensor& logits, const Tensor& labels, Tensor& probs, Tensor& loss) override;
   void cross_entropy_backward(const Tensor& probs, const Tensor& labels, const Tensor& grad_loss,
                               Tensor& grad_logits) override;
 
   void gather_columns(const Tensor& x, const Tensor& index, Tensor& y) override;
   void gather_columns_backward(const Tensor& grad_y, const Tensor& index, Tensor& grad_x) override;
+  void embedding(const Tensor& table, const Tensor& ids, Tensor& y) override;
+  void embedding_backward(const Tensor& grad_y, const Tensor& ids, Tensor& grad_table) override;
+
+  void permute(const Tensor& x, const std::vector<int>& dims, Tensor& out) override;
 
   void mix(const Tensor& alpha, const std::vector<Tensor>& bases, Tensor& out) override;
   void mix_backward(const Tensor& alpha, const std::vector<Tensor>& bases, const Tensor& grad_out,

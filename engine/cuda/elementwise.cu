@@ -34,6 +34,21 @@ __global__ void relu_backward_kernel(const float* out, const float* g, float* gi
   TAPER_GRID_LOOP(i, n) gi[i] = out[i] > 0.0f ? g[i] : 0.0f;
 }
 
+constexpr float kInvSqrt2 = 0.70710678118654752440f, kInvSqrt2Pi = 0.39894228040143267794f;
+
+__global__ void gelu_kernel(const float* x, float* out, int64_t n) {
+  TAPER_GRID_LOOP(i, n) out[i] = 0.5f * x[i] * (1.0f + erff(x[i] * kInvSqrt2));
+}
+
+// d/dx x Phi(x) = Phi(x) + x phi(x).
+__global__ void gelu_backward_kernel(const float* x, const float* g, float* gi, int64_t n) {
+  TAPER_GRID_LOOP(i, n) {
+    const float v = x[i];
+    const float cdf = 0.5f * (1.0f + erff(v * kInvSqrt2)), pdf = kInvSqrt2Pi * expf(-0.5f * v * v);
+    gi[i] = g[i] * (cdf + v * pdf);
+  }
+}
+
 }  // namespace
 
 void CudaBackend::fill(Tensor& out, float value) {
@@ -79,6 +94,20 @@ void CudaBackend::relu_backward(const Tensor& out, const Tensor& grad_out, Tenso
   const int64_t n = grad_in.numel();
   if (n == 0) return;
   relu_backward_kernel<<<grid_for(n), kThreads>>>(f32_of(out), f32_of(grad_out), f32_of(grad_in), n);
+  TAPER_CUDA_LAUNCHED();
+}
+
+void CudaBackend::gelu(const Tensor& x, Tensor& out) {
+  const int64_t n = out.numel();
+  if (n == 0) return;
+  gelu_kernel<<<grid_for(n), kThreads>>>(f32_of(x), f32_of(out), n);
+  TAPER_CUDA_LAUNCHED();
+}
+
+void CudaBackend::gelu_backward(const Tensor& x, const Tensor& grad_out, Tensor& grad_in) {
+  const int64_t n = grad_in.numel();
+  if (n == 0) return;
+  gelu_backward_kernel<<<grid_for(n), kThreads>>>(f32_of(x), f32_of(grad_out), f32_of(grad_in), n);
   TAPER_CUDA_LAUNCHED();
 }
 

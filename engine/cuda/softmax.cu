@@ -1,5 +1,5 @@
-// Row-wise softmax, log-softmax and cross-entropy over [N, C], one block per
-// row, with the row maximum subtracted; the CPU reference is
+// Row-wise softmax, log-softmax, masked softmax and cross-entropy over
+// [N, C], one block per row, with the row maximum subtracted; the CPU reference is
 // engine/cpu/softmax.cpp. Labels were checked by the op.
 #include "engine/cuda/cuda_backend.h"
 #include "engine/cuda/cuda_check.h"
@@ -47,6 +47,27 @@ __global__ void softmax_backward_kernel(const float* y, const float* gy, float* 
   }
 }
 
+// One block per row of x [B, R, C]; only the columns with keep[c] != 0 count.
+// Single-precision exponentials with a double sum, as on the CPU.
+__global__ void masked_softmax_kernel(const float* x, const float* mask, float* y, int64_t rows, int64_t cols) {
+  const int64_t row = blockIdx.x;
+  const float *xr = x + row * cols, *keep = mask + (row / rows) * cols;
+  float* yr = y + row * cols;
+  float peak = -INFINITY;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    if (keep[j] != 0.0f) peak = fmaxf(peak, xr[j]);
+  }
+  peak = cuda::block_max(peak);
+  double sum = 0.0;
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) {
+    yr[j] = keep[j] != 0.0f ? expf(xr[j] - peak) : 0.0f;
+    sum += yr[j];
+  }
+  sum = cuda::block_sum(sum);
+  const float inv = sum > 0.0 ? static_cast<float>(1.0 / sum) : 0.0f;  // no column kept: zeros
+  for (int64_t j = threadIdx.x; j < cols; j += blockDim.x) yr[j] *= inv;
+}
+
 // probs = softmax(logits); row_loss[i] = lse_i - logits[i, label_i].
 __global__ void cross_entropy_rows_kernel(const float* logits, const int64_t* labels, float* probs, double* row_loss,
                                           int64_t cols) {
@@ -86,6 +107,14 @@ void CudaBackend::softmax_backward(const Tensor& y, const Tensor& grad_y, Tensor
   if (rows == 0) return;
   softmax_backward_kernel<<<static_cast<unsigned>(rows), kThreads>>>(f32_of(y), f32_of(grad_y), f32_of(grad_x), cols,
                                                                      log);
+  TAPER_CUDA_LAUNCHED();
+}
+
+void CudaBackend::masked_softmax(const Tensor& x, const Tensor& mask, Tensor& y) {
+  const int64_t batch = x.size(0), rows = x.size(1), cols = x.size(2);
+  if (batch * rows == 0) return;
+  masked_softmax_kernel<<<static_cast<unsigned>(batch * rows), kThreads>>>(f32_of(x), f32_of(mask), f32_of(y), rows,
+                                                                          cols);
   TAPER_CUDA_LAUNCHED();
 }
 
