@@ -56,7 +56,7 @@ std::vector<int64_t> Loader::epoch_order(int64_t epoch) const {
   if (!options_.shuffle) return order;
   // Stream 0 of the epoch's generator is the order; images use fork(i).
   Generator gen = Generator(options_.seed, static_cast<uint64_t>(epoch)).fork(UINT64_MAX);
-  for (int64_t i = data_->size() - 1; i > 0; --i) std::swap(order[i], order[gen.below(i + 1)]);
+  gen.shuffle(order);
   return order;
 }
 

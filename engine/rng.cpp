@@ -1,6 +1,7 @@
 #include "engine/rng.h"
 
 #include <cmath>
+#include <utility>
 
 namespace taper {
 
@@ -77,6 +78,10 @@ uint64_t Generator::next_u64() {
 }
 
 double Generator::next_double() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+
+void Generator::shuffle(std::vector<int64_t>& v) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[below(i)]);
+}
 
 uint64_t Generator::below(uint64_t n) {
   // Rejection sampling removes the modulo bias.

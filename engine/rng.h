@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <vector>
 #include <cstdint>
 
 #include "engine/tensor.h"
@@ -28,6 +29,8 @@ class Generator {
   uint64_t next_u64();
   double next_double();  // in [0, 1)
   uint64_t below(uint64_t n);  // uniform in [0, n)
+  // Fisher-Yates from the back: element i swaps with one of [0, i].
+  void shuffle(std::vector<int64_t>& v);
 
   uint64_t seed() const { return seed_; }
   uint64_t offset() const { return offset_; }

@@ -16,7 +16,7 @@ namespace {
 // The task's test images, shuffled, decoded once: the stream the device sees.
 std::vector<Batch> task_stream(const Experiment& exp, const Task& task, Generator& gen) {
   std::vector<int64_t> pool = images_of(*exp.test, task.classes, task.domain);
-  for (size_t i = pool.size(); i > 1; --i) std::swap(pool[i - 1], pool[gen.below(i)]);
+  gen.shuffle(pool);
   return decode_images(exp, exp.test, std::move(pool));
 }
 

@@ -51,10 +51,6 @@ void solve_spd(Matrix a, Matrix& b) {
   }
 }
 
-void shuffle(std::vector<int64_t>& v, Generator& gen) {
-  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[gen.below(i)]);
-}
-
 // Ridge regression from [features, 1] of personalized networks to the
 // embedding of each image's class, over images of sampled training tasks.
 Matrix fit_map(const Experiment& exp, const TaperModel& model, const Tensor& embeddings, const ZeroShotOptions& o) {
@@ -67,7 +63,7 @@ Matrix fit_map(const Experiment& exp, const TaperModel& model, const Tensor& emb
     const int64_t anchor = static_cast<int64_t>(gen.below(exp.train->size()));
     const Task task = exp.sampler.sample(exp.train->labels[anchor], -1, gen);
     std::vector<int64_t> pool = images_of(*exp.train, task.classes);
-    shuffle(pool, gen);
+    gen.shuffle(pool);
     pool.resize(std::min<size_t>(pool.size(), o.images_per_task));
     MixedNetwork m = mix_for_task(exp, model, task);
     for (const Batch& batch : decode_images(exp, exp.train, pool)) {
@@ -106,7 +102,7 @@ double evaluate_side(const Experiment& exp, const TaperModel& model, const Tenso
       for (int64_t c : side) {
         if (c != label) others.push_back(c);
       }
-      shuffle(others, gen);
+      gen.shuffle(others);
       std::vector<int64_t> classes(others.begin(), others.begin() + std::min<int64_t>(o.k - 1, others.size()));
       classes.push_back(label);
       MixedNetwork m = mix_for_description(exp, model, mean_of_rows(embeddings, classes));
