@@ -5,7 +5,9 @@
 //     100 classes, batch on the device already (the data path is measured on
 //     its own line: one batch's upload from the host). The first steps, which
 //     include cuDNN's algorithm search, are warm-up and not timed; every step
-//     reads its loss back, as the trainer does, so the time is the device's.
+//     reads its loss back, as the trainer does, so the time is the device's;
+//     images/s from the median step.
+//   eval: forward passes in inference mode, logits read back.
 //   personalize: task description -> mixer predictor -> block-wise mixers ->
 //     mixed ResNet (equation 1) -> classifier selection for k classes, with Q
 //     bases on the device; the median over repetitions, ending with the
@@ -38,12 +40,13 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 struct Options {
   Device device = Device::cpu();
   std::string arch = "resnet18";
+  double width = 1.0;
   int64_t batch = 128, steps = 20, warmup = 3, bases = 10, classes = 100, k = 5, repeats = 20;
   std::string json;
 };
 
 const char kHelp[] =
-    "usage: bench_device_train [--device cpu|cuda] [--arch resnet18] [--batch 128] [--steps 20]\n"
+    "usage: bench_device_train [--device cpu|cuda] [--arch resnet18] [--width 1.0] [--batch 128] [--steps 20]\n"
     "                          [--bases 10] [--tf32] [--quick] [--json FILE]\n"
     "Times ResNet training steps (images/s) and TAPER personalization (ms) on one device.\n"
     "  --quick  a tiny network and two steps: checks that the benchmark still runs\n";
@@ -58,6 +61,7 @@ Options parse(int argc, char** argv) {
     };
     if (a == "--device") o.device = parse_device(value());
     else if (a == "--arch") o.arch = value();
+    else if (a == "--width") o.width = std::stod(value());
     else if (a == "--batch") o.batch = std::stoll(value());
     else if (a == "--steps") o.steps = std::stoll(value());
     else if (a == "--bases") o.bases = std::stoll(value());
@@ -81,6 +85,7 @@ TensorMap to_device(TensorMap m, Device d, bool leaves) {
 ResNet network(const Options& o) {
   ResNetConfig rc;
   rc.arch = o.arch;
+  rc.width = o.width;
   rc.num_classes = o.classes;
   return ResNet(rc);
 }
@@ -91,8 +96,22 @@ Tensor random_images(int64_t n, uint64_t seed) {
   return t;
 }
 
+// The median time of `times` calls of f: one slow step (another process
+// waking up) does not move it.
+template <class F>
+double median_seconds(int64_t times, F&& f) {
+  std::vector<double> t;
+  for (int64_t i = 0; i < times; ++i) {
+    const auto start = Clock::now();
+    f();
+    t.push_back(seconds_since(start));
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
 struct TrainResult {
-  double images_per_second = 0, upload_ms = 0, final_loss = 0;
+  double images_per_second = 0, eval_images_per_second = 0, upload_ms = 0, final_loss = 0;
 };
 
 TrainResult bench_train(const Options& o) {
@@ -116,11 +135,15 @@ TrainResult bench_train(const Options& o) {
   };
   for (int64_t s = 0; s < o.warmup; ++s) step();
   TrainResult r;
-  const auto start = Clock::now();
-  for (int64_t s = 0; s < o.steps; ++s) r.final_loss = step();
-  r.images_per_second = o.steps * o.batch / seconds_since(start);
+  r.images_per_second = o.batch / median_seconds(o.steps, [&] { r.final_loss = step(); });
+  {
+    NoGradGuard no_grad;  // evaluation: inference-mode batch norm, logits read back
+    auto forward = [&] { (void)net.forward(params, buffers, images, false).to_vector(); };
+    forward();
+    r.eval_images_per_second = o.batch / median_seconds(o.steps, forward);
+  }
   const auto up = Clock::now();
-  for (int i = 0; i < 5; ++i) host_images.to(o.device).to_vector().size();  // round trip bounds the upload
+  for (int i = 0; i < 5; ++i) (void)host_images.to(o.device).to_vector();  // round trip bounds the upload
   r.upload_ms = seconds_since(up) / 5 * 1e3;
   return r;
 }
@@ -164,10 +187,12 @@ int main(int argc, char** argv) {
     const Options o = parse(argc, argv);
     require_device(o.device);
     const TrainResult t = bench_train(o);
-    std::printf("train %s batch %lld on %s%s: %.1f images/s (%lld timed steps, final loss %.3f)\n", o.arch.c_str(),
+    std::printf("train %s batch %lld on %s%s: %.1f images/s (median of %lld steps, final loss %.3f)\n", o.arch.c_str(),
                 static_cast<long long>(o.batch), o.device.str().c_str(), allow_tf32() ? " (TF32)" : "",
                 t.images_per_second, static_cast<long long>(o.steps), t.final_loss);
-    std::printf("upload of one batch (host -> %s -> host): %.2f ms\n", o.device.str().c_str(), t.upload_ms);
+    std::printf("eval  %s batch %lld on %s: %.1f images/s (forward only)\n", o.arch.c_str(),
+              static_cast<long long>(o.batch), o.device.str().c_str(), t.eval_images_per_second);
+  std::printf("upload of one batch (host -> %s -> host): %.2f ms\n", o.device.str().c_str(), t.upload_ms);
     const double ms = bench_personalize(o);
     std::printf("personalize %s, %lld bases, k = %lld on %s: %.2f ms (median)\n", o.arch.c_str(),
                 static_cast<long long>(o.bases), static_cast<long long>(o.k), o.device.str().c_str(), ms);
@@ -175,7 +200,8 @@ int main(int argc, char** argv) {
       std::ofstream out(o.json);
       out << "{\"device\": \"" << o.device.str() << "\", \"arch\": \"" << o.arch << "\", \"batch\": " << o.batch
           << ", \"tf32\": " << (allow_tf32() ? "true" : "false") << ", \"train_images_per_second\": "
-          << t.images_per_second << ", \"batch_round_trip_ms\": " << t.upload_ms << ", \"bases\": " << o.bases
+          << t.images_per_second << ", \"eval_images_per_second\": " << t.eval_images_per_second
+          << ", \"width\": " << o.width << ", \"batch_round_trip_ms\": " << t.upload_ms << ", \"bases\": " << o.bases
           << ", \"k\": " << o.k << ", \"personalize_ms_median\": " << ms << "}\n";
     }
   } catch (const std::exception& e) {

@@ -63,6 +63,30 @@ TEST_CASE("forward: conv2d matches a direct sum over kernel sizes, strides and p
   }
 }
 
+// engine/cpu/conv2d.cpp picks image groups or one batched GEMM by the
+// layer's weight count (2^18 floats); the small cases above all take groups.
+TEST_CASE("forward: conv2d at layer sizes, by image groups (many groups) and batched (large weights)") {
+  struct Case {
+    Shape x, w;
+    int stride;
+  };
+  uint64_t seed = 100;
+  for (const Case& c : {Case{{20, 16, 8, 8}, {16, 16, 3, 3}, 1}, Case{{9, 8, 9, 9}, {24, 8, 3, 3}, 2},
+                        Case{{3, 64, 4, 4}, {520, 64, 3, 3}, 1}}) {
+    CAPTURE(c.w.str());
+    Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
+    Tensor y = conv2d(x, w, b, {c.stride, 1});
+    double worst = 0.0;
+    for (int64_t i = 0; i < y.numel(); i += 7) {  // every 7th output
+      const int64_t ow = i % y.size(3), oh = i / y.size(3) % y.size(2), co = i / (y.size(3) * y.size(2)) % y.size(1),
+                    n = i / (y.size(3) * y.size(2) * y.size(1));
+      const double want = direct_conv(x, w, b, n, co, oh, ow, c.stride, 1);
+      worst = std::max(worst, std::fabs(y.f32()[i] - want) / (1 + std::fabs(want)));
+    }
+    CHECK(worst <= 1e-4);
+  }
+}
+
 TEST_CASE("forward: batch norm statistics and running-statistics update") {
   Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6}, {3, 2});  // channel 0: 1,3,5; channel 1: 2,4,6
   Tensor gamma = Tensor::full({2}, 1.0f), beta = Tensor::zeros({2});

@@ -1,6 +1,8 @@
 // Finite-difference gradient checks for every differentiable op.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "engine/ops.h"
 #include "tests/gradcheck.h"
 
@@ -36,6 +38,41 @@ TEST_CASE("gradcheck: conv2d over strides, paddings and kernel sizes") {
     Conv2dOptions opt{c.stride, c.padding};
     CHECK(gradcheck([&](const V& in) { return conv2d(in[0], in[1], in.size() > 2 ? in[2] : Tensor(), opt); },
                     inputs) == "");
+  }
+}
+
+// Finite differences are too slow at layer sizes; a convolution is linear in
+// x and in w, so its gradients must satisfy <y, gy> = <x, gx> = <w, gw>, and
+// grad_bias = the sum of gy over images and positions. Covers both ways of
+// engine/cpu/conv2d.cpp (image groups over several partitions; batched).
+TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
+  struct Case {
+    Shape x, w;
+    int stride;
+  };
+  uint64_t seed = 200;
+  for (const Case& c : {Case{{20, 16, 8, 8}, {16, 16, 3, 3}, 1}, Case{{9, 8, 9, 9}, {24, 8, 3, 3}, 2},
+                        Case{{37, 8, 4, 4}, {16, 8, 1, 1}, 2}, Case{{3, 64, 4, 4}, {520, 64, 3, 3}, 1}}) {
+    CAPTURE(c.w.str());
+    Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
+    for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
+    Tensor y = conv2d(x, w, b, {c.stride, c.w[2] / 2});
+    const Tensor gy = randn(y.shape(), seed++);
+    y.backward(gy);
+    auto dot = [](const Tensor& a, const Tensor& b) {
+      double s = 0.0;
+      for (int64_t i = 0; i < a.numel(); ++i) s += double(a.f32()[i]) * b.f32()[i];
+      return s;
+    };
+    double y_gy = 0.0, gy_sum = 0.0, bias_sum = 0.0;
+    const int64_t plane = y.size(2) * y.size(3);
+    for (int64_t i = 0; i < y.numel(); ++i) y_gy += (double(y.f32()[i]) - b.f32()[i / plane % y.size(1)]) * gy.f32()[i];
+    for (int64_t i = 0; i < gy.numel(); ++i) gy_sum += gy.f32()[i];
+    for (int64_t i = 0; i < b.numel(); ++i) bias_sum += b.grad().f32()[i];
+    const double scale = 1e-4 * (1 + std::fabs(y_gy));
+    CHECK(std::fabs(dot(x, x.grad()) - y_gy) <= scale);
+    CHECK(std::fabs(dot(w, w.grad()) - y_gy) <= scale);
+    CHECK(std::fabs(bias_sum - gy_sum) <= 1e-4 * (1 + std::fabs(gy_sum)));
   }
 }
 

@@ -36,6 +36,12 @@ Grid grid_for(int m, int n) {
 
 }  // namespace
 
+void sgemm_in_region(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                     const float* b, int ldb, float beta, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+              a, lda, b, ldb, beta, c, ldc);
+}
+
 void deterministic_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                          const float* b, int ldb, float beta, float* c, int ldc) {
   if (m == 0 || n == 0) return;
@@ -50,8 +56,8 @@ void deterministic_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float 
     // Row i of op(A) is row i of A, or column i of A when transposed; likewise for B's columns.
     const float* a_tile = trans_a ? a + i0 : a + static_cast<int64_t>(i0) * lda;
     const float* b_tile = trans_b ? b + static_cast<int64_t>(j0) * ldb : b + j0;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, rows, cols,
-                k, alpha, a_tile, lda, b_tile, ldb, beta, c + static_cast<int64_t>(i0) * ldc + j0, ldc);
+    sgemm_in_region(trans_a, trans_b, rows, cols, k, alpha, a_tile, lda, b_tile, ldb, beta,
+                    c + static_cast<int64_t>(i0) * ldc + j0, ldc);
   }
 }
 

@@ -18,4 +18,10 @@ namespace taper {
 void deterministic_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                          const float* b, int ldb, float beta, float* c, int ldc);
 
+// The same product as one single-threaded OpenBLAS call, for callers inside
+// an OpenMP parallel region (no `if` clause) that already share the work out
+// by shape, such as the convolution's image groups.
+void sgemm_in_region(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                     const float* b, int ldb, float beta, float* c, int ldc);
+
 }  // namespace taper

@@ -1,0 +1,108 @@
+// The layout moves of the im2col convolution (conv2d.cpp).
+#include "engine/cpu/im2col.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace taper {
+
+namespace {
+
+// The output columns [lo, hi) whose input column ow * stride - pad + j lies
+// inside the image; hoisting this out of the inner loops removes the bounds
+// checks that dominated im2col and col2im (perf).
+struct ValidRange {
+  int64_t lo, hi;
+};
+ValidRange valid_columns(int64_t j, const Window2d& g) {
+  // Floor and ceiling division that stay correct for negative numerators
+  // (C++ division truncates toward zero): a 1-pixel-wide input under a 3x3
+  // kernel has columns j whose every output reads outside the image.
+  auto floor_div = [](int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
+  auto ceil_div = [&](int64_t a, int64_t b) { return -floor_div(-a, b); };
+  const int64_t lo = std::clamp<int64_t>(ceil_div(g.pad_w - j, g.stride_w), 0, g.w_out);
+  const int64_t hi = std::min<int64_t>(g.w_out, floor_div(g.w_in - 1 + g.pad_w - j, g.stride_w) + 1);
+  return {lo, std::max(lo, hi)};
+}
+
+}  // namespace
+
+// col[(c, i, j), b*plane + oh*WO + ow] = x[n0+b, c, oh*s - p + i, ow*s - p + j] (0 outside).
+void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window2d& g) {
+  const int64_t rows = g.c_in * g.kh * g.kw, plane = g.h_out * g.w_out, width = images * plane;
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t c = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
+    const ValidRange v = valid_columns(j, g);
+    for (int64_t b = 0; b < images; ++b) {
+      const float* src = x + ((n0 + b) * g.c_in + c) * g.h_in * g.w_in;
+      float* dst = col + r * width + b * plane;
+      for (int64_t oh = 0; oh < g.h_out; ++oh) {
+        const int64_t ih = oh * g.stride_h - g.pad_h + i;
+        float* out = dst + oh * g.w_out;
+        if (ih < 0 || ih >= g.h_in) {
+          std::memset(out, 0, g.w_out * sizeof(float));
+          continue;
+        }
+        const float* row = src + ih * g.w_in - g.pad_w + j;
+        std::fill(out, out + v.lo, 0.0f);
+        if (g.stride_w == 1) {
+          std::memcpy(out + v.lo, row + v.lo, (v.hi - v.lo) * sizeof(float));
+        } else {
+          for (int64_t ow = v.lo; ow < v.hi; ++ow) out[ow] = row[ow * g.stride_w];
+        }
+        std::fill(out + v.hi, out + g.w_out, 0.0f);
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: grad_x += scatter(col). Parallel over input
+// channels, so no two threads write the same element.
+void col2im(const float* col, float* grad_x, int64_t n0, int64_t images, const Window2d& g) {
+  const int64_t plane = g.h_out * g.w_out, width = images * plane;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < g.c_in; ++c) {
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const ValidRange v = valid_columns(j, g);
+        const float* src = col + ((c * g.kh + i) * g.kw + j) * width;
+        for (int64_t b = 0; b < images; ++b) {
+          float* dst = grad_x + ((n0 + b) * g.c_in + c) * g.h_in * g.w_in;
+          for (int64_t oh = 0; oh < g.h_out; ++oh) {
+            const int64_t ih = oh * g.stride_h - g.pad_h + i;
+            if (ih < 0 || ih >= g.h_in) continue;
+            const float* in = src + b * plane + oh * g.w_out;
+            float* row = dst + ih * g.w_in - g.pad_w + j;
+            for (int64_t ow = v.lo; ow < v.hi; ++ow) row[ow * g.stride_w] += in[ow];
+          }
+        }
+      }
+    }
+  }
+}
+
+// Between NCHW [images, Cout, plane] and GEMM layout [Cout, images*plane].
+void nchw_to_gemm(const float* y, float* m, int64_t n0, int64_t images, int64_t c_out, int64_t plane) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t co = 0; co < c_out; ++co) {
+    for (int64_t b = 0; b < images; ++b) {
+      std::memcpy(m + (co * images + b) * plane, y + ((n0 + b) * c_out + co) * plane, plane * sizeof(float));
+    }
+  }
+}
+
+void gemm_to_nchw(const float* m, float* y, const float* bias, int64_t n0, int64_t images, int64_t c_out,
+                  int64_t plane) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < images; ++b) {
+    for (int64_t co = 0; co < c_out; ++co) {
+      const float* src = m + (co * images + b) * plane;
+      float* dst = y + ((n0 + b) * c_out + co) * plane;
+      const float add = bias ? bias[co] : 0.0f;
+      for (int64_t p = 0; p < plane; ++p) dst[p] = src[p] + add;
+    }
+  }
+}
+
+}  // namespace taper
