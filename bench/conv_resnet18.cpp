@@ -8,13 +8,14 @@
 // they are part of the kernel's cost) and compared with an OpenBLAS sgemm peak measured in the same
 // run, since the convolution is im2col + sgemm and cannot beat that.
 //
-// Usage: build/bench_conv_resnet18 [--quick] [--help]
+// Usage: build/bench_conv_resnet18 [--quick] [--width 64|16] [--help]
 #include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -239,20 +240,24 @@ void bench_width(int64_t width, double peak, bool quick, Generator& gen) {
 
 void usage() {
   std::printf(
-      "usage: bench_conv_resnet18 [--quick] [--help]\n"
+      "usage: bench_conv_resnet18 [--quick] [--width 64|16] [--help]\n"
       "  Times the CPU conv2d forward / backward-data / backward-weight kernels on the\n"
       "  distinct conv shapes of a CIFAR ResNet-18 (batch 128, widths 64 and 16) and\n"
       "  compares them with an OpenBLAS sgemm peak (2048^3) measured in the same run.\n"
-      "  --quick  width 16 only, 1 timed rep per pass (smoke test)\n");
+      "  --quick  width 16 only, 1 timed rep per pass (smoke test)\n"
+      "  --width  this width only (the stem's channels: 64, 16, ...)\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   bool quick = false;
+  int64_t only_width = 0;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) {
       quick = true;
+    } else if (!std::strcmp(argv[i], "--width") && i + 1 < argc) {
+      only_width = std::atoll(argv[++i]);
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       usage();
       return 0;
@@ -268,7 +273,8 @@ int main(int argc, char** argv) {
               kPeakReps, peak);
   std::fflush(stdout);
   Generator gen(1234);
-  const std::vector<int64_t> widths = quick ? std::vector<int64_t>{16} : std::vector<int64_t>{64, 16};
+  std::vector<int64_t> widths = quick ? std::vector<int64_t>{16} : std::vector<int64_t>{64, 16};
+  if (only_width > 0) widths = {only_width};
   for (int64_t w : widths) {
     bench_width(w, peak, quick, gen);
     std::fflush(stdout);

@@ -2,13 +2,15 @@
 // layer's shape alone, so that no result depends on the thread count:
 //
 // - image groups, for layers with small weights (the wide early feature maps,
-//   every layer of a narrow network): each thread takes whole groups of a few
-//   images and runs im2col, a one-thread GEMM and the move back to NCHW while
-//   the group is in its cache. One batch-wide column matrix (the other way)
-//   is 9x the input and travels through memory three times; on a width-16
-//   ResNet-18 that traffic and the threads' waits cost more than the GEMMs
-//   (perf, bench/conv_resnet18). Weight gradients are summed over a fixed
-//   partition of the groups, then over the partitions in order.
+//   every layer of a narrow network): each thread takes whole groups and runs
+//   im2col, a one-thread GEMM and the move back to NCHW while the group's
+//   columns are in its cache. A group is a few images of a small feature map,
+//   or one image of a large one cut into tiles of output rows; a one-image
+//   GEMM reads and writes NCHW in place. One batch-wide column matrix (the
+//   other way) is 9x the input and travels through memory three times; on a
+//   width-16 ResNet-18 that traffic and the threads' waits cost more than the
+//   GEMMs (perf, bench/conv_resnet18). Weight gradients are summed over a
+//   fixed partition of the groups, then over the partitions in order.
 // - batched, for layers with large weights (late stages of wide networks):
 //   one column matrix [Cin*KH*KW, B*HO*WO] for a chunk of B images and one
 //   GEMM whose tiles the threads share (deterministic_sgemm), so the weights
@@ -27,9 +29,10 @@ namespace {
 
 // Layers with at most this many weights (floats, 1 MB) use image groups.
 constexpr int64_t kGroupMaxWeights = int64_t{1} << 18;
-// A group has enough images for a GEMM this wide, within a column buffer of
-// at most kGroupColumns floats (1 MB), so small late feature maps still give
-// OpenBLAS a wide matrix.
+// A group's GEMM is at least this wide (columns); a one-image group's
+// column buffer is cut into tiles of at most kGroupColumns floats (1 MB)
+// unless that width needs more. (256 KB tiles, to stay in this machine's
+// L2, were 10% slower per training step: narrower GEMMs.)
 constexpr int64_t kGroupWidth = 256, kGroupColumns = int64_t{1} << 18;
 // Weight gradients: per-partition sums, at most this many partitions.
 constexpr int64_t kPartitions = 8;
@@ -38,8 +41,8 @@ constexpr int64_t kColumnBudget = int64_t{16} << 20;
 
 // Scratch memory reused across calls: allocating and zero-filling a large
 // vector per call cost as much as the GEMM on small layers (bench/conv_resnet18).
-// Three slots (columns, GEMM-layout output, partition sums); never shrinks;
-// one set per thread.
+// Three slots (columns, GEMM-layout output, partition sums or flipped
+// weights); never shrinks; one set per thread.
 float* scratch(int slot, int64_t floats) {
   struct Buffer {
     std::unique_ptr<float[]> data;
@@ -54,48 +57,170 @@ float* scratch(int slot, int64_t floats) {
   return b.data.get();
 }
 
-// rows = Cin*KH*KW, plane = HO*WO; images per group or chunk and their count.
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// rows = Cin*KH*KW, plane = HO*WO; images per group (or chunk), the number
+// of groups, and the output rows per tile (HO unless a group is one image).
 struct Split {
-  int64_t rows, plane, images, count;
+  int64_t rows, plane, images, count, tile_rows;
 };
 
-Split split(const Window2d& g, int64_t images) {
+Split split(const Window2d& g, int64_t images, int64_t tile_rows) {
   const int64_t rows = g.c_in * g.kh * g.kw, plane = g.h_out * g.w_out;
   images = std::clamp<int64_t>(images, 1, g.n);
-  return {rows, plane, images, (g.n + images - 1) / images};
+  return {rows, plane, images, ceil_div(g.n, images), tile_rows};
 }
 
 bool use_groups(const Window2d& g) { return g.c_out * g.c_in * g.kh * g.kw <= kGroupMaxWeights; }
 
 Split groups(const Window2d& g) {
-  const int64_t plane = g.h_out * g.w_out, column = g.c_in * g.kh * g.kw * plane;
-  return split(g, std::min((kGroupWidth + plane - 1) / plane, std::max<int64_t>(1, kGroupColumns / column)));
+  const int64_t plane = g.h_out * g.w_out, row_floats = g.c_in * g.kh * g.kw * g.w_out;
+  if (plane >= kGroupWidth) {  // one image, in tiles of about equal height
+    int64_t tile = std::clamp<int64_t>(std::max(ceil_div(kGroupWidth, g.w_out), kGroupColumns / row_floats), 1, g.h_out);
+    tile = ceil_div(g.h_out, ceil_div(g.h_out, tile));
+    return split(g, 1, tile);
+  }
+  return split(g, ceil_div(kGroupWidth, plane), g.h_out);
 }
 
 Split chunks(const Window2d& g) {
-  return split(g, kColumnBudget / std::max<int64_t>(1, g.c_in * g.kh * g.kw * g.h_out * g.w_out));
+  return split(g, kColumnBudget / std::max<int64_t>(1, g.c_in * g.kh * g.kw * g.h_out * g.w_out), g.h_out);
 }
 
-// Images [n0, n0 + images) of part t.
+// Group t: images [n0, n0 + images).
 struct Part {
-  int64_t n0, images, width;
+  int64_t n0, images;
 };
-Part part(const Split& s, int64_t t, int64_t n) {
-  const int64_t n0 = t * s.images, images = std::min(s.images, n - n0);
-  return {n0, images, images * s.plane};
+Part part(const Split& s, int64_t t, int64_t n) { return {t * s.images, std::min(s.images, n - t * s.images)}; }
+
+// One tile of a group: its output rows and its columns in GEMM layout.
+struct Tile {
+  OutputRows rows;
+  int64_t width;
+};
+template <class F>
+void for_each_tile(const Split& s, const Part& q, const Window2d& g, F&& f) {
+  for (int64_t oh = 0; oh < g.h_out; oh += s.tile_rows) {
+    const OutputRows rows{oh, std::min(g.h_out, oh + s.tile_rows)};
+    f(Tile{rows, q.images * (rows.end - rows.begin) * g.w_out});
+  }
 }
 
-// db[co] += the sum of gy's row co (width columns), in double.
-void add_bias_grad(const float* gy, float* db, int64_t c_out, int64_t width) {
-#pragma omp parallel for schedule(static)
+// A [Cout, width] matrix of NCHW data for a tile, and its row stride: the
+// tensor itself for one image, else a copy in scratch slot 1.
+struct Matrix {
+  float* data;
+  int64_t ld;
+};
+Matrix tile_of(float* t, const Part& q, const Tile& k, const Split& s, const Window2d& g, bool copy_in) {
+  if (q.images == 1) return {t + q.n0 * g.c_out * s.plane + k.rows.begin * g.w_out, s.plane};
+  float* m = scratch(1, g.c_out * k.width);
+  if (copy_in) nchw_to_gemm(t, m, q.n0, q.images, g.c_out, s.plane);
+  return {m, k.width};
+}
+
+// db[co] += the sum of row co of gy (width columns), in double.
+void add_bias_grad(const Matrix& gy, float* db, int64_t c_out, int64_t width) {
   for (int64_t co = 0; co < c_out; ++co) {
     double s = 0.0;
-    for (int64_t k = 0; k < width; ++k) s += gy[co * width + k];
+    for (int64_t k = 0; k < width; ++k) s += gy.data[co * gy.ld + k];
     db[co] += static_cast<float>(s);
   }
 }
 
-// grad_w and grad_bias: weight gradient of one layer by image groups.
+void forward_groups(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
+  const Split s = groups(g);
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < s.count; ++t) {
+    const Part q = part(s, t, g.n);
+    for_each_tile(s, q, g, [&](const Tile& k) {
+      float* col = scratch(0, s.rows * k.width);
+      im2col(x, col, q.n0, q.images, g, k.rows);
+      const Matrix out = tile_of(y, q, k, s, g, false);
+      sgemm_in_region(false, false, g.c_out, k.width, s.rows, 1.0f, w, s.rows, col, k.width, 0.0f, out.data, out.ld);
+      if (q.images > 1) {
+        gemm_to_nchw(out.data, y, bias, q.n0, q.images, g.c_out, s.plane);
+      } else if (bias) {
+        for (int64_t co = 0; co < g.c_out; ++co)
+          for (int64_t p = 0; p < k.width; ++p) out.data[co * out.ld + p] += bias[co];
+      }
+    });
+  }
+}
+
+void forward_batched(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
+  const Split s = chunks(g);
+  float* col = scratch(0, s.rows * s.plane * s.images);
+  float* out = scratch(1, g.c_out * s.plane * s.images);
+  for (int64_t t = 0; t < s.count; ++t) {
+    const Part q = part(s, t, g.n);
+    const int64_t width = q.images * s.plane;
+    im2col(x, col, q.n0, q.images, g);
+    deterministic_sgemm(false, false, g.c_out, width, s.rows, 1.0f, w, s.rows, col, width, 0.0f, out, width);
+    gemm_to_nchw(out, y, bias, q.n0, q.images, g.c_out, s.plane);
+  }
+}
+
+// y = conv(x, w) + bias (bias may be null).
+void forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
+  use_groups(g) ? forward_groups(x, w, bias, y, g) : forward_batched(x, w, bias, y, g);
+}
+
+// With stride 1, the data gradient is itself a convolution: of grad_y with
+// the kernel flipped in space and with Cin and Cout swapped, padded by
+// k - 1 - pad. Going through forward() replaces col2im's scatter-add
+// (read-modify-write of every input element 9 times) by im2col's plain
+// copies.
+void backward_data_as_forward(const float* grad_y, const float* w, float* grad_x, const Window2d& g) {
+  Window2d t = g;
+  t.c_in = g.c_out, t.h_in = g.h_out, t.w_in = g.w_out;
+  t.c_out = g.c_in, t.h_out = g.h_in, t.w_out = g.w_in;
+  t.pad_h = g.kh - 1 - g.pad_h, t.pad_w = g.kw - 1 - g.pad_w;
+  const int64_t taps = g.kh * g.kw;
+  float* flipped = scratch(2, g.c_out * g.c_in * taps);  // [Cin, Cout, KH, KW]
+#pragma omp parallel for schedule(static)
+  for (int64_t ci = 0; ci < g.c_in; ++ci) {
+    for (int64_t co = 0; co < g.c_out; ++co) {
+      const float* src = w + (co * g.c_in + ci) * taps;
+      float* dst = flipped + (ci * g.c_out + co) * taps;
+      for (int64_t k = 0; k < taps; ++k) dst[k] = src[taps - 1 - k];
+    }
+  }
+  forward(grad_y, flipped, nullptr, grad_x, t);
+}
+
+// Strided layers: GEMM into columns, then col2im. Tiles of one image may
+// reach the same input rows, so a group's tiles stay on one thread.
+void backward_data_groups(const float* grad_y, const float* w, float* grad_x, const Window2d& g) {
+  const Split s = groups(g);
+  const int64_t image = g.c_in * g.h_in * g.w_in;
+#pragma omp parallel for schedule(static)
+  for (int64_t t = 0; t < s.count; ++t) {
+    const Part q = part(s, t, g.n);
+    std::memset(grad_x + q.n0 * image, 0, q.images * image * sizeof(float));
+    for_each_tile(s, q, g, [&](const Tile& k) {
+      const Matrix gy = tile_of(const_cast<float*>(grad_y), q, k, s, g, true);
+      float* col = scratch(0, s.rows * k.width);
+      sgemm_in_region(true, false, s.rows, k.width, g.c_out, 1.0f, w, s.rows, gy.data, gy.ld, 0.0f, col, k.width);
+      col2im(col, grad_x, q.n0, q.images, g, k.rows);
+    });
+  }
+}
+
+void backward_data_batched(const float* grad_y, const float* w, float* grad_x, const Window2d& g) {
+  const Split s = chunks(g);
+  float* col = scratch(0, s.rows * s.plane * s.images);
+  float* gy = scratch(1, g.c_out * s.plane * s.images);
+  std::memset(grad_x, 0, g.n * g.c_in * g.h_in * g.w_in * sizeof(float));
+  for (int64_t t = 0; t < s.count; ++t) {
+    const Part q = part(s, t, g.n);
+    const int64_t width = q.images * s.plane;
+    nchw_to_gemm(grad_y, gy, q.n0, q.images, g.c_out, s.plane);
+    deterministic_sgemm(true, false, s.rows, width, g.c_out, 1.0f, w, s.rows, gy, width, 0.0f, col, width);
+    col2im(col, grad_x, q.n0, q.images, g);
+  }
+}
+
 void backward_weight_groups(const float* x, const float* grad_y, float* grad_w, float* grad_bias,
                             const Window2d& g) {
   const Split s = groups(g);
@@ -104,17 +229,16 @@ void backward_weight_groups(const float* x, const float* grad_y, float* grad_w, 
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < parts; ++p) {
     float* sum = sums + p * stride;
-    std::fill(sum + weights, sum + stride, 0.0f);
-    const int64_t first = p * s.count / parts, last = (p + 1) * s.count / parts;
-    for (int64_t t = first; t < last; ++t) {
+    std::fill(sum, sum + stride, 0.0f);
+    for (int64_t t = p * s.count / parts; t < (p + 1) * s.count / parts; ++t) {
       const Part q = part(s, t, g.n);
-      float* col = scratch(0, s.rows * q.width);
-      float* gy = scratch(1, g.c_out * q.width);
-      im2col(x, col, q.n0, q.images, g);
-      nchw_to_gemm(grad_y, gy, q.n0, q.images, g.c_out, s.plane);
-      sgemm_in_region(false, true, g.c_out, s.rows, q.width, 1.0f, gy, q.width, col, q.width, t == first ? 0.0f : 1.0f,
-                      sum, s.rows);
-      if (grad_bias) add_bias_grad(gy, sum + weights, g.c_out, q.width);
+      for_each_tile(s, q, g, [&](const Tile& k) {
+        float* col = scratch(0, s.rows * k.width);
+        im2col(x, col, q.n0, q.images, g, k.rows);
+        const Matrix gy = tile_of(const_cast<float*>(grad_y), q, k, s, g, true);
+        sgemm_in_region(false, true, g.c_out, s.rows, k.width, 1.0f, gy.data, gy.ld, col, k.width, 1.0f, sum, s.rows);
+        if (grad_bias) add_bias_grad(gy, sum + weights, g.c_out, k.width);
+      });
     }
   }
   const int64_t outputs = grad_bias ? stride : weights;
@@ -126,79 +250,41 @@ void backward_weight_groups(const float* x, const float* grad_y, float* grad_w, 
   }
 }
 
+void backward_weight_batched(const float* x, const float* grad_y, float* grad_w, float* grad_bias,
+                             const Window2d& g) {
+  const Split s = chunks(g);
+  float* col = scratch(0, s.rows * s.plane * s.images);
+  float* gy = scratch(1, g.c_out * s.plane * s.images);
+  if (grad_bias) std::fill(grad_bias, grad_bias + g.c_out, 0.0f);
+  for (int64_t t = 0; t < s.count; ++t) {
+    const Part q = part(s, t, g.n);
+    const int64_t width = q.images * s.plane;
+    im2col(x, col, q.n0, q.images, g);
+    nchw_to_gemm(grad_y, gy, q.n0, q.images, g.c_out, s.plane);
+    deterministic_sgemm(false, true, g.c_out, s.rows, width, 1.0f, gy, width, col, width, t == 0 ? 0.0f : 1.0f,
+                        grad_w, s.rows);
+    if (grad_bias) add_bias_grad({gy, width}, grad_bias, g.c_out, width);
+  }
+}
+
 }  // namespace
 
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Tensor& y,
                                 const Window2d& g) {
-  const float* pb = bias.defined() ? bias.f32() : nullptr;
-  if (use_groups(g)) {
-    const Split s = groups(g);
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < s.count; ++t) {
-      const Part q = part(s, t, g.n);
-      float* col = scratch(0, s.rows * q.width);
-      float* out = scratch(1, g.c_out * q.width);
-      im2col(x.f32(), col, q.n0, q.images, g);
-      sgemm_in_region(false, false, g.c_out, q.width, s.rows, 1.0f, w.f32(), s.rows, col, q.width, 0.0f, out, q.width);
-      gemm_to_nchw(out, y.f32(), pb, q.n0, q.images, g.c_out, s.plane);
-    }
-    return;
-  }
-  const Split s = chunks(g);
-  float* col = scratch(0, s.rows * s.plane * s.images);
-  float* out = scratch(1, g.c_out * s.plane * s.images);
-  for (int64_t t = 0; t < s.count; ++t) {
-    const Part q = part(s, t, g.n);
-    im2col(x.f32(), col, q.n0, q.images, g);
-    deterministic_sgemm(false, false, g.c_out, q.width, s.rows, 1.0f, w.f32(), s.rows, col, q.width, 0.0f, out, q.width);
-    gemm_to_nchw(out, y.f32(), pb, q.n0, q.images, g.c_out, s.plane);
-  }
+  forward(x.f32(), w.f32(), bias.defined() ? bias.f32() : nullptr, y.f32(), g);
 }
 
 void CpuBackend::conv2d_backward_data(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Window2d& g) {
-  const int64_t image = g.c_in * g.h_in * g.w_in;
-  if (use_groups(g)) {
-    const Split s = groups(g);
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < s.count; ++t) {
-      const Part q = part(s, t, g.n);
-      float* gy = scratch(1, g.c_out * q.width);
-      float* col = scratch(0, s.rows * q.width);
-      nchw_to_gemm(grad_y.f32(), gy, q.n0, q.images, g.c_out, s.plane);
-      sgemm_in_region(true, false, s.rows, q.width, g.c_out, 1.0f, w.f32(), s.rows, gy, q.width, 0.0f, col, q.width);
-      std::memset(grad_x.f32() + q.n0 * image, 0, q.images * image * sizeof(float));
-      col2im(col, grad_x.f32(), q.n0, q.images, g);
-    }
-    return;
-  }
-  const Split s = chunks(g);
-  float* col = scratch(0, s.rows * s.plane * s.images);
-  float* gy = scratch(1, g.c_out * s.plane * s.images);
-  fill(grad_x, 0.0f);
-  for (int64_t t = 0; t < s.count; ++t) {
-    const Part q = part(s, t, g.n);
-    nchw_to_gemm(grad_y.f32(), gy, q.n0, q.images, g.c_out, s.plane);
-    deterministic_sgemm(true, false, s.rows, q.width, g.c_out, 1.0f, w.f32(), s.rows, gy, q.width, 0.0f, col, q.width);
-    col2im(col, grad_x.f32(), q.n0, q.images, g);
-  }
+  if (g.stride_h == 1 && g.stride_w == 1) return backward_data_as_forward(grad_y.f32(), w.f32(), grad_x.f32(), g);
+  use_groups(g) ? backward_data_groups(grad_y.f32(), w.f32(), grad_x.f32(), g)
+                : backward_data_batched(grad_y.f32(), w.f32(), grad_x.f32(), g);
 }
 
 void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, Tensor& grad_w, Tensor& grad_bias,
                                         const Window2d& g) {
   float* gb = grad_bias.defined() ? grad_bias.f32() : nullptr;
-  if (use_groups(g)) return backward_weight_groups(x.f32(), grad_y.f32(), grad_w.f32(), gb, g);
-  const Split s = chunks(g);
-  float* col = scratch(0, s.rows * s.plane * s.images);
-  float* gy = scratch(1, g.c_out * s.plane * s.images);
-  if (gb) fill(grad_bias, 0.0f);
-  for (int64_t t = 0; t < s.count; ++t) {
-    const Part q = part(s, t, g.n);
-    im2col(x.f32(), col, q.n0, q.images, g);
-    nchw_to_gemm(grad_y.f32(), gy, q.n0, q.images, g.c_out, s.plane);
-    deterministic_sgemm(false, true, g.c_out, s.rows, q.width, 1.0f, gy, q.width, col, q.width, t == 0 ? 0.0f : 1.0f,
-                        grad_w.f32(), s.rows);
-    if (gb) add_bias_grad(gy, gb, g.c_out, q.width);
-  }
+  use_groups(g) ? backward_weight_groups(x.f32(), grad_y.f32(), grad_w.f32(), gb, g)
+                : backward_weight_batched(x.f32(), grad_y.f32(), grad_w.f32(), gb, g);
 }
 
 }  // namespace taper

@@ -25,11 +25,16 @@ ValidRange valid_columns(int64_t j, const Window2d& g) {
   return {lo, std::max(lo, hi)};
 }
 
+OutputRows resolve(OutputRows o, const Window2d& g) {
+  if (o.end < 0) o.end = g.h_out;
+  return o;
+}
+
 }  // namespace
 
-// col[(c, i, j), b*plane + oh*WO + ow] = x[n0+b, c, oh*s - p + i, ow*s - p + j] (0 outside).
-void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window2d& g) {
-  const int64_t rows = g.c_in * g.kh * g.kw, plane = g.h_out * g.w_out, width = images * plane;
+void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window2d& g, OutputRows o) {
+  o = resolve(o, g);
+  const int64_t rows = g.c_in * g.kh * g.kw, plane = (o.end - o.begin) * g.w_out, width = images * plane;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
@@ -37,9 +42,9 @@ void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window
     for (int64_t b = 0; b < images; ++b) {
       const float* src = x + ((n0 + b) * g.c_in + c) * g.h_in * g.w_in;
       float* dst = col + r * width + b * plane;
-      for (int64_t oh = 0; oh < g.h_out; ++oh) {
+      for (int64_t oh = o.begin; oh < o.end; ++oh) {
         const int64_t ih = oh * g.stride_h - g.pad_h + i;
-        float* out = dst + oh * g.w_out;
+        float* out = dst + (oh - o.begin) * g.w_out;
         if (ih < 0 || ih >= g.h_in) {
           std::memset(out, 0, g.w_out * sizeof(float));
           continue;
@@ -59,8 +64,9 @@ void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window
 
 // The adjoint of im2col: grad_x += scatter(col). Parallel over input
 // channels, so no two threads write the same element.
-void col2im(const float* col, float* grad_x, int64_t n0, int64_t images, const Window2d& g) {
-  const int64_t plane = g.h_out * g.w_out, width = images * plane;
+void col2im(const float* col, float* grad_x, int64_t n0, int64_t images, const Window2d& g, OutputRows o) {
+  o = resolve(o, g);
+  const int64_t plane = (o.end - o.begin) * g.w_out, width = images * plane;
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < g.c_in; ++c) {
     for (int64_t i = 0; i < g.kh; ++i) {
@@ -69,10 +75,10 @@ void col2im(const float* col, float* grad_x, int64_t n0, int64_t images, const W
         const float* src = col + ((c * g.kh + i) * g.kw + j) * width;
         for (int64_t b = 0; b < images; ++b) {
           float* dst = grad_x + ((n0 + b) * g.c_in + c) * g.h_in * g.w_in;
-          for (int64_t oh = 0; oh < g.h_out; ++oh) {
+          for (int64_t oh = o.begin; oh < o.end; ++oh) {
             const int64_t ih = oh * g.stride_h - g.pad_h + i;
             if (ih < 0 || ih >= g.h_in) continue;
-            const float* in = src + b * plane + oh * g.w_out;
+            const float* in = src + b * plane + (oh - o.begin) * g.w_out;
             float* row = dst + ih * g.w_in - g.pad_w + j;
             for (int64_t ow = v.lo; ow < v.hi; ++ow) row[ow * g.stride_w] += in[ow];
           }

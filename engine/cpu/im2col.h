@@ -10,10 +10,16 @@
 
 namespace taper {
 
-// col[(c, i, j), b*plane + oh*WO + ow] = x[n0+b, c, oh*s - p + i, ow*s - p + j] (0 outside).
-void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window2d& g);
+// Output rows [begin, end) of every image; all of them by default.
+struct OutputRows {
+  int64_t begin = 0, end = -1;  // end -1: h_out
+};
+
+// col[(c, i, j), b*part + (oh - begin)*WO + ow] = x[n0+b, c, oh*s - p + i, ow*s - p + j]
+// (0 outside), where part = (end - begin)*WO.
+void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window2d& g, OutputRows rows = {});
 // The adjoint of im2col: grad_x += scatter(col).
-void col2im(const float* col, float* grad_x, int64_t n0, int64_t images, const Window2d& g);
+void col2im(const float* col, float* grad_x, int64_t n0, int64_t images, const Window2d& g, OutputRows rows = {});
 // y[n0+b, co, :] (NCHW) -> m[co, b*plane + :].
 void nchw_to_gemm(const float* y, float* m, int64_t n0, int64_t images, int64_t c_out, int64_t plane);
 // m[co, b*plane + :] (+ bias[co] when bias is not null) -> y[n0+b, co, :].
