@@ -73,11 +73,16 @@ std::vector<TensorImpl*> reverse_topological_order(TensorImpl* root) {
   return {post_order.rbegin(), post_order.rend()};
 }
 
-void accumulate(Tensor& slot, const Tensor& g) {
-  if (!slot.defined()) {
-    slot = g.clone();
-  } else {
+// The first gradient into a slot is taken over when nothing else holds its
+// memory (most ops return a fresh tensor), else copied: add() hands the same
+// tensor to both inputs, and a later add_inplace must not change the other.
+void accumulate(Tensor& slot, Tensor&& g) {
+  if (slot.defined()) {
     add_inplace(slot, g);
+  } else if (g.sole_owner()) {
+    slot = std::move(g);
+  } else {
+    slot = g.clone();
   }
 }
 
@@ -92,7 +97,7 @@ void run_backward(const Tensor& root, const Tensor& seed) {
   pending[root.impl()] = seed;
   if (!root.grad_fn()) {  // backward on a leaf: just accumulate
     Tensor g = root.grad();
-    accumulate(g, seed);
+    accumulate(g, seed.clone());
     const_cast<Tensor&>(root).set_grad(g);
     return;
   }
@@ -110,10 +115,10 @@ void run_backward(const Tensor& root, const Tensor& seed) {
       Tensor& input = node.inputs[i];
       if (!grads[i].defined() || !input.defined() || !input.requires_grad()) continue;
       if (input.grad_fn()) {
-        accumulate(pending[input.impl()], grads[i]);
+        accumulate(pending[input.impl()], std::move(grads[i]));
       } else {
         Tensor g = input.grad();
-        accumulate(g, grads[i]);
+        accumulate(g, std::move(grads[i]));
         input.set_grad(g);
       }
     }

@@ -121,6 +121,9 @@ class Tensor {
   std::vector<int64_t> to_labels() const;
 
   TensorImpl* impl() const { return impl_.get(); }
+  // No other Tensor shares this handle or its memory (no view, no saved
+  // copy): autograd may take such a gradient over instead of copying it.
+  bool sole_owner() const { return impl_ && impl_.use_count() == 1 && impl_->storage.use_count() == 1; }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool same(const Tensor& other) const { return impl_ == other.impl_; }
 

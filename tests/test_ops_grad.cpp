@@ -56,7 +56,7 @@ TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
     CAPTURE(c.w.str());
     Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
     for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);
-    Tensor y = conv2d(x, w, b, {c.stride, c.w[2] / 2});
+    Tensor y = conv2d(x, w, b, {c.stride, static_cast<int>(c.w[2] / 2)});
     const Tensor gy = randn(y.shape(), seed++);
     y.backward(gy);
     auto dot = [](const Tensor& a, const Tensor& b) {

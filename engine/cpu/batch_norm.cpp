@@ -1,6 +1,8 @@
 // Batch norm over x viewed as [N, C, S]. Each channel is reduced by one
-// thread in a fixed order (double accumulators), so results do not depend
-// on the thread count.
+// thread in a fixed order, so results do not depend on the thread count:
+// each row of S values in eight float lanes (which the compiler vectorises;
+// one double accumulator is a chain of dependent adds, 4x slower under
+// perf), the rows' sums in double.
 #include <cmath>
 
 #include "engine/cpu/cpu_backend.h"
@@ -12,6 +14,21 @@ struct Layout {
   int64_t n, c, s;
 };
 Layout layout(const Tensor& x) { return {x.size(0), x.size(1), x.ndim() == 4 ? x.size(2) * x.size(3) : 1}; }
+
+// sum over k < s of f(k), in eight float lanes, the lanes added in order.
+template <class F>
+double lane_sum(int64_t s, F&& f) {
+  constexpr int kLanes = 8;
+  float lane[kLanes] = {};
+  int64_t k = 0;
+  for (; k + kLanes <= s; k += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lane[j] += f(k + j);
+  }
+  double total = 0.0;
+  for (; k < s; ++k) total += f(k);
+  for (float v : lane) total += v;
+  return total;
+}
 }  // namespace
 
 void CpuBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
@@ -27,13 +44,14 @@ void CpuBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Te
     double sum = 0.0;
     for (int64_t b = 0; b < n; ++b) {
       const float* p = px + (b * c + ch) * s;
-      for (int64_t k = 0; k < s; ++k) sum += p[k];
+      sum += lane_sum(s, [p](int64_t k) { return p[k]; });
     }
     const double mean = sum / count;
+    const float fmean = static_cast<float>(mean);
     double sq = 0.0;
     for (int64_t b = 0; b < n; ++b) {
       const float* p = px + (b * c + ch) * s;
-      for (int64_t k = 0; k < s; ++k) sq += (p[k] - mean) * (p[k] - mean);
+      sq += lane_sum(s, [p, fmean](int64_t k) { return (p[k] - fmean) * (p[k] - fmean); });
     }
     const double var = sq / count;
     const float invstd = static_cast<float>(1.0 / std::sqrt(var + eps));
@@ -79,10 +97,8 @@ static void batch_norm_backward_channel(const float* px, const float* pgy, float
   double dbeta = 0.0, dgamma = 0.0;
   for (int64_t b = 0; b < n; ++b) {
     const float *p = px + (b * c + ch) * s, *g = pgy + (b * c + ch) * s;
-    for (int64_t k = 0; k < s; ++k) {
-      dbeta += g[k];
-      dgamma += g[k] * (p[k] - mean) * invstd;
-    }
+    dbeta += lane_sum(s, [g](int64_t k) { return g[k]; });
+    dgamma += lane_sum(s, [=](int64_t k) { return g[k] * (p[k] - mean) * invstd; });
   }
   *dbeta_out = static_cast<float>(dbeta);
   *dgamma_out = static_cast<float>(dgamma);
