@@ -44,7 +44,9 @@ ifneq ($(SYSROOT),)
   LDLIBS   += -L$(SYSROOT)/usr/lib/x86_64-linux-gnu -Wl,-rpath,$(SYSROOT)/usr/lib/x86_64-linux-gnu
 endif
 ifeq ($(SAN),1)
-  CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -DTAPER_POISON_ALLOCATIONS
+  # Any report stops the program (non-zero exit), so a sanitizer finding fails the test run.
+  CXXFLAGS += -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+              -DTAPER_POISON_ALLOCATIONS
   LDLIBS   += -fsanitize=address,undefined
 endif
 
