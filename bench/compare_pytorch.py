@@ -133,7 +133,10 @@ def main():
         med = lambda xs, k: statistics.median(x[k] for x in xs)
         rows.append((w, med(ours, "train_step_s"), med(theirs, "train_step_s"), med(ours, "eval_batch_s"),
                      med(theirs, "eval_batch_s")))
-    print(f"# compare-pytorch | {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())} | "
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    print(f"# compare-pytorch | {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())} | commit {commit} | "
+          f"{os.uname().nodename} | cpu {cpu} | "
           f"{theirs[-1]['framework']} | {a.threads} threads | CIFAR ResNet-18, batch {a.batch}, float32 | "
           f"medians of {a.rounds} alternating rounds x {a.steps} steps")
     print("width  train ours (s/step)  train pytorch  ours faster by   eval ours (img/s)  eval pytorch  ours faster by")
