@@ -55,7 +55,8 @@ class TaskDescriber {
 };
 
 // Unit embeddings [N, D] of the sentences, from the cache file for this list
-// when there is one, else computed and cached.
+// and this build of the program when there is one, else computed and cached
+// (<root>/text-embeddings/; files of older builds can be deleted).
 Tensor cached_sentence_embeddings(const std::vector<std::string>& sentences, const std::string& name,
                                   const std::string& root = data_root());
 
