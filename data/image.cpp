@@ -88,16 +88,29 @@ uint32_t read_u32_be(const uint8_t* bytes) {
   return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) | bytes[3];
 }
 
-// stb_image memcpy's into a null buffer when the first IDAT chunk is empty
-// (undefined behaviour that lets the compiler drop its later null check;
-// found by fuzz/image.cpp). Legal PNG, but no encoder writes it; refused.
-bool first_idat_is_empty(const uint8_t* bytes, size_t size) {
+// Two inputs stb_image mishandles, both found by fuzz/image.cpp, refused
+// before it sees them: an empty first IDAT chunk (stb memcpy's into a null
+// buffer: undefined behaviour that lets the compiler drop its later null
+// check; legal PNG, but no encoder writes it), and a chunk whose declared
+// length runs past the end of the file (stb grows its IDAT buffer to the
+// declared length before reading: a 149-byte file asked for 2 GB).
+void check_png_chunks(const uint8_t* bytes, size_t size, const std::string& origin) {
+  bool seen_idat = false;
   for (size_t at = 8; at + 8 <= size;) {
     const uint32_t length = read_u32_be(bytes + at);
-    if (std::memcmp(bytes + at + 4, "IDAT", 4) == 0) return length == 0;
+    const std::string type(reinterpret_cast<const char*>(bytes + at + 4), 4);
+    if (length > size - at - 8) {
+      throw DataError(origin + ": corrupt PNG data: chunk '" + type + "' at byte " + std::to_string(at) +
+                      " declares " + std::to_string(length) + " bytes, but the file ends " +
+                      std::to_string(size - at - 8) + " bytes later");
+    }
+    if (type == "IDAT" && !seen_idat && length == 0) {
+      throw DataError(origin + ": corrupt PNG data: the first IDAT chunk is empty");
+    }
+    seen_idat = seen_idat || type == "IDAT";
+    if (type == "IEND") return;
     at += size_t{12} + length;  // length, type, data, CRC
   }
-  return false;
 }
 
 // The size comes straight from the IHDR chunk, which PNG requires first:
@@ -109,7 +122,7 @@ Image decode_png(const uint8_t* bytes, size_t size, const std::string& origin) {
   }
   check_dimensions(read_u32_be(bytes + 16), read_u32_be(bytes + 20), origin);
   if (size > INT_MAX) throw DataError(origin + ": PNG file of " + std::to_string(size) + " bytes is too large");
-  if (first_idat_is_empty(bytes, size)) throw DataError(origin + ": corrupt PNG data: the first IDAT chunk is empty");
+  check_png_chunks(bytes, size, origin);
   int width = 0, height = 0, channels = 0;
   const std::unique_ptr<stbi_uc, void (*)(void*)> pixels(
       stbi_load_from_memory(bytes, static_cast<int>(size), &width, &height, &channels, 3), stbi_image_free);

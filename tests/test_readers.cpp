@@ -260,6 +260,23 @@ TEST_CASE("reader: a PNG whose first IDAT chunk is empty is refused (fuzz/corpus
   CHECK_THROWS_WITH_AS(decode(png, "inserted.png"), has("the first IDAT chunk is empty"), DataError);
 }
 
+TEST_CASE("reader: a PNG chunk longer than the rest of the file is refused before decoding "
+          "(fuzz/corpus/image/oom-idat-length-past-end.png)") {
+  // stb_image would first grow its IDAT buffer to the declared length (2 GB for this 149-byte file).
+  const std::vector<uint8_t> found =
+      taper::read_file_bytes(std::string(TAPER_SOURCE_DIR) + "/fuzz/corpus/image/oom-idat-length-past-end.png");
+  CHECK_THROWS_WITH_AS(decode(found, "found.png"), has("found.png: corrupt PNG data: chunk '"), DataError);
+  // The same in a valid image: its first IDAT claims 1 GB.
+  std::vector<uint8_t> png = encode_png(gradient(4, 4));
+  const size_t idat = 33;  // after the signature and IHDR (stb_image_write writes IDAT next)
+  REQUIRE(std::string(png.begin() + idat + 4, png.begin() + idat + 8) == "IDAT");
+  png[idat] = 0x40, png[idat + 1] = png[idat + 2] = png[idat + 3] = 0;
+  CHECK_THROWS_WITH_AS(decode(png, "long.png"), has("long.png: corrupt PNG data: chunk 'IDAT' at byte 33 declares "
+                                                    "1073741824 bytes, but the file ends"),
+                       DataError);
+  CHECK_NOTHROW(decode(encode_png(gradient(4, 4)), "valid.png"));
+}
+
 TEST_CASE("reader: write_png names the path it cannot write") {
   const TempDir dir;
   const std::string path = dir.str() + "/no-such-folder/out.png";

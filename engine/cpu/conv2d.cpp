@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/im2col.h"
@@ -106,21 +107,24 @@ void for_each_tile(const Split& s, const Part& q, const Window2d& g, F&& f) {
   }
 }
 
-// A [Cout, width] matrix of NCHW data for a tile, and its row stride: the
-// tensor itself for one image, else a copy in scratch slot 1.
+// A tile's [Cout, width] block of an NCHW tensor and its row stride: the
+// tensor itself for a one-image group, else scratch slot 1 (a copy of an
+// input; an output goes back through gemm_to_nchw).
+template <class T>
 struct Matrix {
-  float* data;
+  T* data;
   int64_t ld;
 };
-Matrix tile_of(float* t, const Part& q, const Tile& k, const Split& s, const Window2d& g, bool copy_in) {
+template <class T>
+Matrix<T> tile_of(T* t, const Part& q, const Tile& k, const Split& s, const Window2d& g) {
   if (q.images == 1) return {t + q.n0 * g.c_out * s.plane + k.rows.begin * g.w_out, s.plane};
   float* m = scratch(1, g.c_out * k.width);
-  if (copy_in) nchw_to_gemm(t, m, q.n0, q.images, g.c_out, s.plane);
+  if constexpr (std::is_const_v<T>) nchw_to_gemm(t, m, q.n0, q.images, g.c_out, s.plane);
   return {m, k.width};
 }
 
 // db[co] += the sum of row co of gy (width columns), in double.
-void add_bias_grad(const Matrix& gy, float* db, int64_t c_out, int64_t width) {
+void add_bias_grad(const Matrix<const float>& gy, float* db, int64_t c_out, int64_t width) {
   for (int64_t co = 0; co < c_out; ++co) {
     double s = 0.0;
     for (int64_t k = 0; k < width; ++k) s += gy.data[co * gy.ld + k];
@@ -136,7 +140,7 @@ void forward_groups(const float* x, const float* w, const float* bias, float* y,
     for_each_tile(s, q, g, [&](const Tile& k) {
       float* col = scratch(0, s.rows * k.width);
       im2col(x, col, q.n0, q.images, g, k.rows);
-      const Matrix out = tile_of(y, q, k, s, g, false);
+      const Matrix<float> out = tile_of(y, q, k, s, g);
       sgemm_in_region(false, false, g.c_out, k.width, s.rows, 1.0f, w, s.rows, col, k.width, 0.0f, out.data, out.ld);
       if (q.images > 1) {
         gemm_to_nchw(out.data, y, bias, q.n0, q.images, g.c_out, s.plane);
@@ -199,7 +203,7 @@ void backward_data_groups(const float* grad_y, const float* w, float* grad_x, co
     const Part q = part(s, t, g.n);
     std::memset(grad_x + q.n0 * image, 0, q.images * image * sizeof(float));
     for_each_tile(s, q, g, [&](const Tile& k) {
-      const Matrix gy = tile_of(const_cast<float*>(grad_y), q, k, s, g, true);
+      const Matrix<const float> gy = tile_of(grad_y, q, k, s, g);
       float* col = scratch(0, s.rows * k.width);
       sgemm_in_region(true, false, s.rows, k.width, g.c_out, 1.0f, w, s.rows, gy.data, gy.ld, 0.0f, col, k.width);
       col2im(col, grad_x, q.n0, q.images, g, k.rows);
@@ -235,7 +239,7 @@ void backward_weight_groups(const float* x, const float* grad_y, float* grad_w, 
       for_each_tile(s, q, g, [&](const Tile& k) {
         float* col = scratch(0, s.rows * k.width);
         im2col(x, col, q.n0, q.images, g, k.rows);
-        const Matrix gy = tile_of(const_cast<float*>(grad_y), q, k, s, g, true);
+        const Matrix<const float> gy = tile_of(grad_y, q, k, s, g);
         sgemm_in_region(false, true, g.c_out, s.rows, k.width, 1.0f, gy.data, gy.ld, col, k.width, 1.0f, sum, s.rows);
         if (grad_bias) add_bias_grad(gy, sum + weights, g.c_out, k.width);
       });
