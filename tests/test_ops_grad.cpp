@@ -76,6 +76,21 @@ TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
   }
 }
 
+TEST_CASE("conv2d on an empty batch: an empty output and zero weight gradients, both ways") {
+  for (const Shape& w_shape : {Shape{4, 3, 3, 3}, Shape{520, 64, 3, 3}}) {
+    CAPTURE(w_shape.str());
+    Tensor x = Tensor::zeros({0, w_shape[1], 5, 5}), w = randn(w_shape, 300, 0.1f), b = randn({w_shape[0]}, 301);
+    w.set_requires_grad(true), b.set_requires_grad(true);
+    Tensor y = conv2d(x, w, b, {1, 1});
+    CHECK(y.shape() == Shape{0, w_shape[0], 5, 5});
+    y.backward(Tensor::zeros(y.shape()));
+    bool zero = true;
+    for (int64_t i = 0; i < w.numel(); ++i) zero = zero && w.grad().f32()[i] == 0.0f;
+    for (int64_t i = 0; i < b.numel(); ++i) zero = zero && b.grad().f32()[i] == 0.0f;
+    CHECK(zero);
+  }
+}
+
 TEST_CASE("gradcheck: batch norm 1d and 2d, training and evaluation") {
   for (bool training : {true, false}) {
     for (Shape shape : {Shape{4, 3, 3, 3}, Shape{6, 5}}) {

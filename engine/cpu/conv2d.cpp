@@ -68,7 +68,7 @@ struct Split {
 
 Split split(const Window2d& g, int64_t images, int64_t tile_rows) {
   const int64_t rows = g.c_in * g.kh * g.kw, plane = g.h_out * g.w_out;
-  images = std::clamp<int64_t>(images, 1, g.n);
+  images = std::clamp<int64_t>(images, 1, std::max<int64_t>(g.n, 1));  // an empty batch: no groups
   return {rows, plane, images, ceil_div(g.n, images), tile_rows};
 }
 
@@ -228,8 +228,9 @@ void backward_data_batched(const float* grad_y, const float* w, float* grad_x, c
 void backward_weight_groups(const float* x, const float* grad_y, float* grad_w, float* grad_bias,
                             const Window2d& g) {
   const Split s = groups(g);
-  const int64_t parts = std::min(kPartitions, s.count), weights = g.c_out * s.rows, stride = weights + g.c_out;
-  float* sums = scratch(2, parts * stride);  // [part][weights, then bias]
+  const int64_t parts = std::max<int64_t>(1, std::min(kPartitions, s.count)), weights = g.c_out * s.rows,
+                stride = weights + g.c_out;
+  float* sums = scratch(2, parts * stride);  // [part][weights, then bias]; zeros for an empty batch
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < parts; ++p) {
     float* sum = sums + p * stride;
@@ -260,6 +261,7 @@ void backward_weight_batched(const float* x, const float* grad_y, float* grad_w,
   float* col = scratch(0, s.rows * s.plane * s.images);
   float* gy = scratch(1, g.c_out * s.plane * s.images);
   if (grad_bias) std::fill(grad_bias, grad_bias + g.c_out, 0.0f);
+  if (s.count == 0) std::fill(grad_w, grad_w + g.c_out * s.rows, 0.0f);  // an empty batch
   for (int64_t t = 0; t < s.count; ++t) {
     const Part q = part(s, t, g.n);
     const int64_t width = q.images * s.plane;
