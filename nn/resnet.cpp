@@ -27,6 +27,8 @@ const std::vector<Arch>& archs() {
   return table;
 }
 
+constexpr int64_t kMaxChannels = int64_t{1} << 16;
+
 [[noreturn]] void reject(const std::string& message) { throw std::invalid_argument("ResNet: " + message); }
 
 const Arch& find_arch(const ResNetConfig& c) {
@@ -43,6 +45,13 @@ void validate(const ResNetConfig& c, const Arch& arch) {
   if (arch.cifar && c.stem != "cifar")
     reject(c.arch + " is a CIFAR-family network and needs stem 'cifar', got '" + c.stem + "'");
   if (!(c.width > 0.0) || !std::isfinite(c.width)) reject("width must be a positive finite number, got " + std::to_string(c.width));
+  // The widest stage's channels must fit the integers they become (fuzz_config
+  // found a width of 1e86, whose conversion is undefined behaviour).
+  const double widest = (arch.cifar ? 64.0 : 512.0) * c.width;
+  if (widest > kMaxChannels) {
+    reject("width " + std::to_string(c.width) + " gives " + std::to_string(widest) + " channels in " + c.arch +
+           "'s widest stage, more than " + std::to_string(kMaxChannels));
+  }
   if (c.num_classes < 1) reject("num_classes must be at least 1, got " + std::to_string(c.num_classes));
 }
 

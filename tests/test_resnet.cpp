@@ -132,6 +132,12 @@ TEST_CASE("resnet: bad configurations are rejected") {
   CHECK_THROWS_WITH_AS(ResNet({"resnet18", "tiny", 1.0, 10}), doctest::Contains("unknown stem 'tiny'"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(ResNet({"resnet18", "cifar", 0.0, 10}), doctest::Contains("width"), std::invalid_argument);
+  // fuzz/corpus/config/crash-huge-width.toml: int64_t(64 * 6.7e85) was undefined behaviour.
+  CHECK_THROWS_WITH_AS(ResNet({"resnet8", "cifar", 6.7e85, 10}), doctest::Contains("more than 65536"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ResNet({"resnet18", "cifar", 129.0, 10}), doctest::Contains("66048.000000 channels"),
+                       std::invalid_argument);
+  CHECK_NOTHROW(ResNet({"resnet18", "cifar", 128.0, 10}));
   CHECK_THROWS_WITH_AS(ResNet({"resnet18", "cifar", 1.0, 0}), doctest::Contains("num_classes"),
                        std::invalid_argument);
 }
