@@ -15,6 +15,19 @@ size_t close_multiline(std::string_view text, size_t i, char quote) {
   return end;
 }
 
+// A quote opens a string only where TOML allows one: at the start of a line
+// (a quoted key) or after '=', '[', ',', '{' or '.' and blanks. Elsewhere
+// (inside a bare word, as in `x = 1a"...`) toml++ reads the quote and what
+// follows as bare characters, and its whitespace test reaches
+// __builtin_unreachable on many non-ASCII characters (fuzz_config), so the
+// scanner does too: such a "string" does not shield non-ASCII text.
+bool may_open_string(std::string_view text, size_t i, size_t line_start) {
+  while (i > line_start && (text[i - 1] == ' ' || text[i - 1] == '\t')) --i;
+  if (i == line_start) return true;
+  const char before = text[i - 1];
+  return before == '=' || before == '[' || before == ',' || before == '{' || before == '.';
+}
+
 }  // namespace
 
 std::optional<TomlHazard> toml_hazard(std::string_view text) {
@@ -34,6 +47,7 @@ std::optional<TomlHazard> toml_hazard(std::string_view text) {
       case Lexeme::kCode:
         if (c >= 0x80) return hazard("a non-ASCII character outside a string or comment");
         if (c == '#') state = Lexeme::kComment;
+        if ((c == '"' || c == '\'') && !may_open_string(text, i, line_start)) break;
         if (c == '"') state = starts(text, i, "\"\"\"") ? (i += 2, Lexeme::kMultiBasic) : Lexeme::kBasic;
         if (c == '\'') state = starts(text, i, "'''") ? (i += 2, Lexeme::kMultiLiteral) : Lexeme::kLiteral;
         break;
