@@ -15,17 +15,25 @@ size_t close_multiline(std::string_view text, size_t i, char quote) {
   return end;
 }
 
-// A quote opens a string only where TOML allows one: at the start of a line
-// (a quoted key) or after '=', '[', ',', '{' or '.' and blanks. Elsewhere
-// (inside a bare word, as in `x = 1a"...`) toml++ reads the quote and what
-// follows as bare characters, and its whitespace test reaches
-// __builtin_unreachable on many non-ASCII characters (fuzz_config), so the
-// scanner does too: such a "string" does not shield non-ASCII text.
-bool may_open_string(std::string_view text, size_t i, size_t line_start) {
+// A quote opens a string only where TOML allows one (fuzz_config found both
+// cases): a key's string, single-line, at the start of a line or after '.' or
+// a table header's '['; a value's string, perhaps multi-line, after '=', ','
+// or an array's '['. Elsewhere (inside a bare word, `x = 1a"...`, or `"""` as
+// a key) toml++ reads the quotes and what follows as bare characters, and
+// its whitespace test reaches __builtin_unreachable on many non-ASCII
+// characters, so the scanner does not count them as a string either.
+enum class Opening { kNone, kKey, kValue };
+Opening string_opening(std::string_view text, size_t i, size_t line_start) {
   while (i > line_start && (text[i - 1] == ' ' || text[i - 1] == '\t')) --i;
-  if (i == line_start) return true;
+  if (i == line_start) return Opening::kKey;
   const char before = text[i - 1];
-  return before == '=' || before == '[' || before == ',' || before == '{' || before == '.';
+  if (before == '=' || before == ',') return Opening::kValue;
+  if (before == '.') return Opening::kKey;
+  if (before != '[') return Opening::kNone;
+  size_t first = line_start;  // a '[' that begins the line (or "[[") opens a table header
+  while (first < i && (text[first] == ' ' || text[first] == '\t')) ++first;
+  return text.substr(first, i - first).find_first_not_of('[') == std::string_view::npos ? Opening::kKey
+                                                                                         : Opening::kValue;
 }
 
 }  // namespace
@@ -47,9 +55,14 @@ std::optional<TomlHazard> toml_hazard(std::string_view text) {
       case Lexeme::kCode:
         if (c >= 0x80) return hazard("a non-ASCII character outside a string or comment");
         if (c == '#') state = Lexeme::kComment;
-        if ((c == '"' || c == '\'') && !may_open_string(text, i, line_start)) break;
-        if (c == '"') state = starts(text, i, "\"\"\"") ? (i += 2, Lexeme::kMultiBasic) : Lexeme::kBasic;
-        if (c == '\'') state = starts(text, i, "'''") ? (i += 2, Lexeme::kMultiLiteral) : Lexeme::kLiteral;
+        if (c == '"' || c == '\'') {
+          const Opening o = string_opening(text, i, line_start);
+          if (o == Opening::kNone) break;
+          const bool multi = o == Opening::kValue && starts(text, i, c == '"' ? "\"\"\"" : "'''");
+          if (multi) i += 2;
+          state = c == '"' ? (multi ? Lexeme::kMultiBasic : Lexeme::kBasic)
+                           : (multi ? Lexeme::kMultiLiteral : Lexeme::kLiteral);
+        }
         break;
       case Lexeme::kComment:
         break;
