@@ -352,6 +352,8 @@ TEST_CASE("config: non-ASCII text outside strings and comments is a syntax error
   CHECK(message_of("wid = 1QMs/t@''est_tap\"resn\xef\xb3\xbfQne-\n") ==
         "bad.toml:1:28: TOML syntax error: a non-ASCII character outside a string or comment");
   CHECK(message_of("[data]\ndataset = [ \"caf\xc3\xa9\", 'x\xc3\xa9' ] # ok\n").find("non-ASCII") == std::string::npos);
+  // No escape is non-ASCII (crash-backslash-non-ascii.toml).
+  CHECK(message_of("x = \"\"\"r\\\xef\xba\xbf\"\"\"\n").find("bad.toml:1:10: TOML syntax error: a backslash before a non-ASCII") == 0);
   // `"""` where a key goes is no multi-line string (crash-triple-quote-as-key.toml).
   CHECK(message_of("\"\"\"*\nes\n\xc8\xab]\n").find("bad.toml:3:1: TOML syntax error: a non-ASCII character") == 0);
   CHECK(message_of("[\"caf\xc3\xa9\"]\nx = \"\"\"a\n\xc3\xa9\"\"\"\n").find("non-ASCII") == std::string::npos);
