@@ -40,6 +40,9 @@ const Arch& find_arch(const ResNetConfig& c) {
   reject("unknown arch '" + c.arch + "' (expected one of " + known + ")");
 }
 
+// The stem's and first stage's channels at width 1; stage s has base << s.
+int64_t base_channels(const Arch& arch) { return arch.cifar ? 16 : 64; }
+
 void validate(const ResNetConfig& c, const Arch& arch) {
   if (c.stem != "cifar" && c.stem != "imagenet") reject("unknown stem '" + c.stem + "' (expected cifar or imagenet)");
   if (arch.cifar && c.stem != "cifar")
@@ -47,7 +50,7 @@ void validate(const ResNetConfig& c, const Arch& arch) {
   if (!(c.width > 0.0) || !std::isfinite(c.width)) reject("width must be a positive finite number, got " + std::to_string(c.width));
   // The widest stage's channels must fit the integers they become (fuzz_config
   // found a width of 1e86, whose conversion is undefined behaviour).
-  const double widest = (arch.cifar ? 64.0 : 512.0) * c.width;
+  const double widest = static_cast<double>(base_channels(arch) << (arch.blocks.size() - 1)) * c.width;
   if (widest > kMaxChannels) {
     reject("width " + std::to_string(c.width) + " gives " + std::to_string(widest) + " channels in " + c.arch +
            "'s widest stage, more than " + std::to_string(kMaxChannels));
@@ -67,7 +70,7 @@ ResNet::ResNet(ResNetConfig config) : config_(std::move(config)) {
   validate(config_, arch);
   bottleneck_ = arch.bottleneck;
   num_stages_ = static_cast<int>(arch.blocks.size());
-  const int64_t base = arch.cifar ? 16 : 64;
+  const int64_t base = base_channels(arch);
   SpecList specs;
   int64_t channels = scaled(base, config_.width);
   specs.conv("conv1", channels, 3, config_.stem == "imagenet" ? 7 : 3, 0);
