@@ -68,13 +68,16 @@ std::optional<TomlHazard> toml_hazard(std::string_view text) {
         break;
       case Lexeme::kBasic:
       case Lexeme::kMultiBasic:
-        if (c == '\\' && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80) {
+        if (c == '\\' && i + 1 < text.size()) {
+          const auto next = static_cast<unsigned char>(text[i + 1]);
           // No TOML escape is non-ASCII; toml++ tests such a character for whitespace and
           // reaches __builtin_unreachable (fuzz_config).
-          ++i;
-          return hazard("a backslash before a non-ASCII character (not a TOML escape)");
-        } else if (c == '\\' && i + 1 < text.size() && text[i + 1] != '\n') {
-          ++i;  // an escaped character, e.g. \" (a backslash before a newline continues the line)
+          if (next >= 0x80) {
+            ++i;  // the error names the character's column
+            return hazard("a backslash before a non-ASCII character (not a TOML escape)");
+          }
+          // An escaped character, e.g. \" (a backslash before a newline continues the line).
+          if (next != '\n') ++i;
         } else if (state == Lexeme::kBasic ? c == '"' : starts(text, i, "\"\"\"")) {
           if (state == Lexeme::kMultiBasic) i = close_multiline(text, i, '"');
           state = Lexeme::kCode;
