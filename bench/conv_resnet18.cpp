@@ -26,9 +26,12 @@
 
 #include "engine/backend.h"
 #include "engine/rng.h"
+#include "bench/timing.h"
 #include "engine/tensor.h"
 
 using namespace taper;
+using taper::bench::median_seconds;
+using taper::bench::seconds_since;
 
 namespace {
 
@@ -80,26 +83,6 @@ double conv_flops(const Window2d& g) {
   return 2.0 * g.n * g.c_out * g.h_out * g.w_out * g.c_in * g.kh * g.kw;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// One untimed warm-up call (first-touch page faults, OpenBLAS thread start),
-// then the median of `reps` timed calls: robust to a stray slow run.
-template <class F>
-double median_seconds(F&& f, int reps) {
-  f();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    t.push_back(seconds_since(t0));
-  }
-  std::sort(t.begin(), t.end());
-  const size_t m = t.size() / 2;
-  return t.size() % 2 ? t[m] : 0.5 * (t[m - 1] + t[m]);
-}
-
 constexpr int kPeakReps = 10;
 
 // The ceiling for an im2col + sgemm convolution: square 2048^3 sgemm, best
@@ -144,9 +127,9 @@ PassTimes time_shape(const ConvSpec& s, const Window2d& g, Generator& gen, int r
   Tensor no_grad_bias;
 
   PassTimes t;
-  t.fwd = median_seconds([&] { be.conv2d_forward(x, w, no_bias, y, g); }, reps);
-  if (s.needs_bwd_data) t.bwd_data = median_seconds([&] { be.conv2d_backward_data(gy, w, gx, g); }, reps);
-  t.bwd_weight = median_seconds([&] { be.conv2d_backward_weight(x, gy, gw, no_grad_bias, g); }, reps);
+  t.fwd = median_seconds(reps, [&] { be.conv2d_forward(x, w, no_bias, y, g); });
+  if (s.needs_bwd_data) t.bwd_data = median_seconds(reps, [&] { be.conv2d_backward_data(gy, w, gx, g); });
+  t.bwd_weight = median_seconds(reps, [&] { be.conv2d_backward_weight(x, gy, gw, no_grad_bias, g); });
   return t;
 }
 

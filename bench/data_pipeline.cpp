@@ -10,18 +10,16 @@
 #include <memory>
 #include <string>
 
+#include "bench/timing.h"
 #include "data/augment.h"
 #include "data/catalog.h"
 #include "data/image_folder.h"
 #include "data/loader.h"
 
 using namespace taper;
+using taper::bench::seconds_since;
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 Transform cifar_train() {
   return [](const Image& im, Generator& gen, float* out) { augment_cifar(im, gen, true, kCifar100Normalization, out); };

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/timing.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/sgd.h"
@@ -34,8 +35,9 @@ using namespace taper;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+using taper::bench::Clock;
+using taper::bench::median_seconds;
+using taper::bench::seconds_since;
 
 struct Options {
   Device device = Device::cpu();
@@ -96,20 +98,6 @@ Tensor random_images(int64_t n, uint64_t seed) {
   return t;
 }
 
-// The median time of `times` calls of f: one slow step (another process
-// waking up) does not move it.
-template <class F>
-double median_seconds(int64_t times, F&& f) {
-  std::vector<double> t;
-  for (int64_t i = 0; i < times; ++i) {
-    const auto start = Clock::now();
-    f();
-    t.push_back(seconds_since(start));
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
 struct TrainResult {
   double images_per_second = 0, eval_images_per_second = 0, upload_ms = 0, final_loss = 0;
 };
@@ -133,13 +121,12 @@ TrainResult bench_train(const Options& o) {
     opt.step();
     return loss.item();
   };
-  for (int64_t s = 0; s < o.warmup; ++s) step();
+  for (int64_t s = 1; s < o.warmup; ++s) step();  // median_seconds makes the last warm-up step
   TrainResult r;
   r.images_per_second = o.batch / median_seconds(o.steps, [&] { r.final_loss = step(); });
   {
     NoGradGuard no_grad;  // evaluation: inference-mode batch norm, logits read back
     auto forward = [&] { (void)net.forward(params, buffers, images, false).to_vector(); };
-    forward();
     r.eval_images_per_second = o.batch / median_seconds(o.steps, forward);
   }
   const auto up = Clock::now();
@@ -165,19 +152,15 @@ double bench_personalize(const Options& o) {
   for (int64_t c = 0; c < o.k; ++c) task.push_back(c * 7 % o.classes);
   std::vector<float> bow(o.classes, 0.0f);
   for (int64_t c : task) bow[c] = 1.0f;
-  std::vector<double> times;
-  for (int64_t r = 0; r < o.repeats + 1; ++r) {
-    const auto start = Clock::now();
+  const double seconds = median_seconds(o.repeats, [&] {
     const Tensor d = Tensor::from_vector(bow, {1, o.classes}).to(o.device);
     const auto alphas = predictor.mixers(pred_params, pred_buffers, d, false)[0];
     TensorMap p = mix_parameters(net, layout, bases, alphas);
     const TensorMap b = mix_buffers(net, layout, bases, alphas);
     select_classifier_rows(p, task);
     p.at("fc.bias").to_vector();  // waits for the device
-    if (r > 0) times.push_back(seconds_since(start) * 1e3);  // the first call warms the caches
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  });
+  return seconds * 1e3;
 }
 
 }  // namespace

@@ -23,28 +23,16 @@
 #include <string>
 #include <vector>
 
+#include "bench/timing.h"
 #include "engine/autograd.h"
 #include "nn/resnet.h"
 #include "taper/basis_mixing.h"
 #include "taper/classifier_selection.h"
 
 using namespace taper;
+using taper::bench::median_seconds;
 
 namespace {
-
-double seconds_of(const std::function<void()>& fn) {
-  const auto t0 = std::chrono::steady_clock::now();
-  fn();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median_seconds(int reps, const std::function<void()>& fn) {
-  fn();  // warm up: page faults, allocator
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) t.push_back(seconds_of(fn));
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 // Bytes per second moved (read + written) by memcpy over 2 x 512 MB.
 double copy_bandwidth(int reps) {

@@ -11,18 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "bench/timing.h"
 #include "data/class_hierarchy.h"
 #include "data/file_io.h"
 #include "taper/sentence_encoder.h"
 #include "taper/task_description.h"
 
 using namespace taper;
+using taper::bench::seconds_since;
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // The class names in label order: column 1 of the committed WordNet mapping.
 std::vector<std::string> cifar100_class_names() {

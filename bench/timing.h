@@ -1,0 +1,33 @@
+// Timing shared by the benchmark programs under bench/.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace taper::bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// One untimed warm-up call (first-touch page faults, the allocator, thread
+// start-up), then the median (the upper middle for an even count) of `reps`
+// timed calls: robust to a stray slow run.
+template <class F>
+double median_seconds(int64_t reps, F&& f) {
+  f();
+  std::vector<double> t;
+  for (int64_t r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    f();
+    t.push_back(seconds_since(t0));
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+}  // namespace taper::bench
