@@ -1,50 +1,17 @@
 """PyTorch's side of bench/compare-pytorch: the CIFAR ResNet-18 of nn/resnet.cpp
-(3x3 stem, no max-pool, BasicBlocks 64-128-256-512 x width), float32 on the CPU,
-SGD with momentum 0.9 and weight decay 5e-4, batch on the host already, the same
-step loop as bench/device_train.cpp (zero_grad, forward, cross-entropy, backward,
+(tests/reference/make_resnet_fixture.py's module-for-module mirror, the one the
+reference fixture checks our network against), float32 on the CPU, SGD with
+momentum 0.9 and weight decay 5e-4, batch on the host already, the same step
+loop as bench/device_train.cpp (zero_grad, forward, cross-entropy, backward,
 step, loss read back). Run through bench/compare-pytorch, which also times
 ours (build/bench_device_train) and prints the ratios. Benchmark only: the
 product never imports torch."""
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-
-class Block(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.down = None
-        if stride != 1 or cin != cout:
-            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + (x if self.down is None else self.down(x)))
-
-
-class ResNet18(nn.Module):
-    def __init__(self, width, classes):
-        super().__init__()
-        c = [max(1, int(b * width)) for b in (64, 128, 256, 512)]
-        self.conv1 = nn.Conv2d(3, c[0], 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c[0])
-        layers, cin = [], c[0]
-        for s, cout in enumerate(c):
-            for b in range(2):
-                layers.append(Block(cin, cout, 2 if s > 0 and b == 0 else 1))
-                cin = cout
-        self.layers = nn.Sequential(*layers)
-        self.fc = nn.Linear(cin, classes)
-
-    def forward(self, x):
-        x = self.layers(F.relu(self.bn1(self.conv1(x))))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
+from make_resnet_fixture import ResNet  # noqa: E402
 
 
 def median_time(fn, warmup, reps):
@@ -63,7 +30,7 @@ def measure_pytorch(width, batch, steps, threads):
     """One width in this process: median train-step and eval-batch seconds."""
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    net = ResNet18(width, 100)
+    net = ResNet("resnet18", "cifar", width, 100)
     x = torch.randn(batch, 3, 32, 32)
     y = torch.arange(batch) % 100
     opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
