@@ -28,7 +28,9 @@ const char kReproduceHelp[] =
     "                   compare every row with the committed results/SCALE/NAME.json\n"
     "                   within the file's tolerance; exit 1 on any difference\n"
     "  --plan           check every experiment file and print, per experiment, its\n"
-    "                   rows and the runs they need (finished, or to train); trains nothing\n"
+    "                   rows and the runs they need (finished, or to train), then the\n"
+    "                   distinct trainings the unfinished runs still need once shared\n"
+    "                   checkpoints are trained once (epochs per network); trains nothing\n"
     "  --claims         print every claim of results/SCALE/*.json as one Markdown table\n"
     "                   (the paper's numbers, ours, the verdict, the command); trains nothing\n";
 

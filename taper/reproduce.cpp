@@ -471,19 +471,70 @@ std::string utc_now() {
   return buf;
 }
 
+// The trainings a run needs, one per checkpoint kind it trains, each named by
+// the key two runs share it under (share_stages) and costing `epochs` passes
+// over `what` (the dataset and network it trains).
+struct Training {
+  std::string kind, key, what;
+  int64_t epochs;
+};
+
+std::vector<Training> trainings(const RunConfig& c) {
+  const std::string what = c.data.dataset + " " + c.model.arch + " width " + std::to_string(c.model.width).substr(0, 4);
+  std::vector<Training> t{{"stage1", to_toml(stage1_part(c)), what, c.stage1.epochs}};
+  if (c.taper.training == "naive") {
+    t.push_back({"naive", taper_key(c), what, c.stage1.epochs + c.stage2.epochs + c.stage3.epochs});
+  } else {
+    // Stage 2 trains each basis on its shard: the bases together pass over the training set stage2.epochs times.
+    t.push_back({"stage2", to_toml(stage2_part(c)), what, c.stage2.epochs});
+    t.push_back({"stage3", taper_key(c), what, c.stage3.epochs});
+    if (c.finetune_average.epochs > 0) t.push_back({"finetune", finetune_key(c), what, c.finetune_average.epochs});
+  }
+  if (c.baseline.epochs > 0) t.push_back({"baseline", baseline_key(c), what, c.baseline.epochs});
+  return t;
+}
+
+// The distinct trainings of unfinished runs, summed per network and kind:
+// what the scale still costs once every shared checkpoint is trained once.
+void print_training_cost(const std::map<fs::path, RunConfig>& todo) {
+  std::map<std::pair<std::string, std::string>, std::set<std::string>> distinct;  // (what, kind) -> keys
+  std::map<std::pair<std::string, std::string>, int64_t> epochs;
+  for (const auto& [dir, c] : todo) {
+    for (const Training& t : trainings(c)) {
+      if (t.epochs > 0 && distinct[{t.what, t.kind}].insert(t.key).second) epochs[{t.what, t.kind}] += t.epochs;
+    }
+  }
+  std::printf("distinct trainings still to do (epochs over each network's training set):%s\n",
+              distinct.empty() ? " none" : "");
+  std::map<std::string, int64_t> total;
+  for (const auto& [wk, keys] : distinct) {
+    std::printf("  %-28s %-9s %3zu trainings, %5lld epochs\n", wk.first.c_str(), wk.second.c_str(), keys.size(),
+                static_cast<long long>(epochs[wk]));
+    total[wk.first] += epochs[wk];
+  }
+  for (const auto& [what, e] : total) std::printf("  %-28s total     %5lld epochs\n", what.c_str(), static_cast<long long>(e));
+}
+
 // Per experiment: rows, seeds, and the distinct runs they need, finished or
-// not; then the scale's distinct runs overall (experiments share runs).
+// not; then the scale's distinct runs overall (experiments share runs) and
+// the trainings the unfinished ones still need.
 void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   const fs::path runs = fs::path(o.runs_dir) / o.scale;
   std::set<fs::path> all, all_done;
+  std::map<fs::path, RunConfig> todo;
   for (const Spec& spec : specs) {
     const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
     std::set<fs::path> needed, done;
     for (const Row& row : spec.rows) {
       for (int64_t s = 0; s < seeds; ++s) {
-        const fs::path dir = run_dir(effective_config(spec, row, s), runs);
+        const RunConfig c = effective_config(spec, row, s);
+        const fs::path dir = run_dir(c, runs);
         needed.insert(dir);
-        if (fs::exists(dir / "eval.json")) done.insert(dir);
+        if (fs::exists(dir / "eval.json")) {
+          done.insert(dir);
+        } else {
+          todo.emplace(dir, c);
+        }
       }
     }
     all.insert(needed.begin(), needed.end());
@@ -493,6 +544,7 @@ void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   }
   std::printf("scale %s: %zu distinct runs, %zu finished, under %s\n", o.scale.c_str(), all.size(), all_done.size(),
               runs.c_str());
+  print_training_cost(todo);
 }
 
 }  // namespace
