@@ -22,6 +22,8 @@ class JsonFile {
       root_ = json::parse(bytes.begin(), bytes.end());
     } catch (const json::parse_error& e) {
       throw DataError(path_ + ": malformed JSON at byte " + std::to_string(e.byte) + ": " + e.what());
+    } catch (const json::exception& e) {  // e.g. out_of_range: a number beyond double (found by fuzzing)
+      throw DataError(path_ + ": malformed JSON: " + e.what());
     }
     if (!root_.is_object()) fail("the top level", "is not an object");
   }

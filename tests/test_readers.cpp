@@ -667,6 +667,7 @@ TEST_CASE("reader: iNaturalist-2021 bad JSON names the file and entry") {
   const std::string no_super = R"("categories": [{"id": 5, "name": "a"}])";
   const std::vector<Case> cases = {
       {"malformed", R"({"images": [{"id": 1,, }]})", "train.json: malformed JSON at byte 22"},
+      {"number beyond double", R"({"images": [{"id": 4e444}]})", "train.json: malformed JSON: [json.exception.out_of_range.406]"},
       {"not an object", "[1, 2]", "train.json: the top level: is not an object"},
       {"no images", "{" + kAnnotations + "," + kCategories + "}", "train.json: the top level: has no array \"images\""},
       {"unknown image", inat_json(kImages, unknown_image, kCategories),
