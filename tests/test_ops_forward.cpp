@@ -35,7 +35,7 @@ TEST_CASE("forward: conv2d matches a direct sum over kernel sizes, strides and p
   uint64_t seed = 1;
   for (int64_t k : {1, 2, 3, 7}) {
     for (int stride : {1, 2, 3}) {
-      for (int pad : {0, 1, 3}) {
+      for (int pad : {0, 1, 2, 3}) {
         for (int64_t size : {1, 2, 5, 8, 11}) {
           if (size + 2 * pad < k) continue;
           CAPTURE(k);
@@ -63,8 +63,10 @@ TEST_CASE("forward: conv2d matches a direct sum over kernel sizes, strides and p
   }
 }
 
-// engine/cpu/conv2d.cpp picks image groups or one batched GEMM by the
-// layer's weight count (2^18 floats); the small cases above all take groups.
+// engine/cpu/conv2d.cpp picks the direct 3x3 kernel (up to 64 x 64
+// channels), image groups or one batched GEMM (over 2^18 weights) by shape:
+// below, the first three cases take the direct kernel, 72 -> 72 image groups
+// and 64 -> 520 the batched GEMM; the small 3x3 cases above, the direct kernel.
 TEST_CASE("forward: conv2d at layer sizes, by image groups (many groups) and batched (large weights)") {
   struct Case {
     Shape x, w;
@@ -72,6 +74,7 @@ TEST_CASE("forward: conv2d at layer sizes, by image groups (many groups) and bat
   };
   uint64_t seed = 100;
   for (const Case& c : {Case{{20, 16, 8, 8}, {16, 16, 3, 3}, 1}, Case{{9, 8, 9, 9}, {24, 8, 3, 3}, 2},
+                        Case{{11, 5, 7, 9}, {6, 5, 3, 3}, 1}, Case{{2, 72, 6, 6}, {72, 72, 3, 3}, 1},
                         Case{{3, 64, 4, 4}, {520, 64, 3, 3}, 1}}) {
     CAPTURE(c.w.str());
     Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);

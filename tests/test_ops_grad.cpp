@@ -29,6 +29,8 @@ TEST_CASE("gradcheck: conv2d over strides, paddings and kernel sizes") {
   for (const Case& c : {Case{{2, 3, 6, 6}, {4, 3, 3, 3}, 1, 1, true}, Case{{2, 3, 7, 7}, {4, 3, 3, 3}, 2, 0, false},
                         Case{{1, 2, 8, 8}, {3, 2, 3, 3}, 2, 1, true}, Case{{3, 4, 5, 5}, {2, 4, 1, 1}, 1, 0, false},
                         Case{{1, 3, 9, 9}, {2, 3, 7, 7}, 2, 3, true}, Case{{2, 2, 5, 4}, {3, 2, 2, 3}, 1, 2, true},
+                        // the direct 3x3 kernel: a block of 4 channels and one left over, stride 2, pad 2
+                        Case{{2, 3, 5, 6}, {5, 3, 3, 3}, 2, 2, true},
                         // 1- and 2-pixel inputs: kernel columns that never touch the image.
                         Case{{2, 2, 1, 1}, {2, 2, 3, 3}, 1, 1, true}, Case{{1, 2, 2, 2}, {2, 2, 3, 3}, 2, 1, false}}) {
     CAPTURE(c.x.str());
@@ -43,8 +45,10 @@ TEST_CASE("gradcheck: conv2d over strides, paddings and kernel sizes") {
 
 // Finite differences are too slow at layer sizes; a convolution is linear in
 // x and in w, so its gradients must satisfy <y, gy> = <x, gx> = <w, gw>, and
-// grad_bias = the sum of gy over images and positions. Covers both ways of
-// engine/cpu/conv2d.cpp (image groups over several partitions; batched).
+// grad_bias = the sum of gy over images and positions. Covers the three ways
+// of engine/cpu/conv2d.cpp (the direct 3x3 kernel, with 11 images over 8
+// partitions and channels beyond whole blocks of 4; image groups over
+// several partitions; batched).
 TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
   struct Case {
     Shape x, w;
@@ -52,7 +56,8 @@ TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
   };
   uint64_t seed = 200;
   for (const Case& c : {Case{{20, 16, 8, 8}, {16, 16, 3, 3}, 1}, Case{{9, 8, 9, 9}, {24, 8, 3, 3}, 2},
-                        Case{{37, 8, 4, 4}, {16, 8, 1, 1}, 2}, Case{{3, 64, 4, 4}, {520, 64, 3, 3}, 1}}) {
+                        Case{{11, 5, 7, 9}, {6, 5, 3, 3}, 1}, Case{{37, 8, 4, 4}, {16, 8, 1, 1}, 2},
+                        Case{{6, 48, 8, 8}, {48, 48, 3, 3}, 1}, Case{{3, 64, 4, 4}, {520, 64, 3, 3}, 1}}) {
     CAPTURE(c.w.str());
     Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
     for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);

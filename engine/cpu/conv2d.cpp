@@ -17,11 +17,12 @@
 //   are packed once per chunk instead of once per group.
 #include <algorithm>
 #include <cstring>
-#include <memory>
 #include <type_traits>
 
+#include "engine/cpu/conv2d_direct.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/im2col.h"
+#include "engine/cpu/scratch.h"
 #include "engine/cpu/sgemm.h"
 
 namespace taper {
@@ -40,24 +41,6 @@ constexpr int64_t kPartitions = 8;
 // Batched column buffers stay under this many floats (64 MB).
 constexpr int64_t kColumnBudget = int64_t{16} << 20;
 
-// Scratch memory reused across calls: allocating and zero-filling a large
-// vector per call cost as much as the GEMM on small layers (bench/conv_resnet18).
-// Three slots (columns, GEMM-layout output, partition sums or flipped
-// weights); never shrinks; one set per thread.
-float* scratch(int slot, int64_t floats) {
-  struct Buffer {
-    std::unique_ptr<float[]> data;
-    int64_t size = 0;
-  };
-  thread_local Buffer buffers[3];
-  Buffer& b = buffers[slot];
-  if (b.size < floats) {
-    b.data.reset(new float[floats]);  // uninitialised: every use writes before reading
-    b.size = floats;
-  }
-  return b.data.get();
-}
-
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // rows = Cin*KH*KW, plane = HO*WO; images per group (or chunk), the number
@@ -70,6 +53,17 @@ Split split(const Window2d& g, int64_t images, int64_t tile_rows) {
   const int64_t rows = g.c_in * g.kh * g.kw, plane = g.h_out * g.w_out;
   images = std::clamp<int64_t>(images, 1, std::max<int64_t>(g.n, 1));  // an empty batch: no groups
   return {rows, plane, images, ceil_div(g.n, images), tile_rows};
+}
+
+// The direct 3x3 kernel (conv2d_direct.h) where it measured faster than
+// im2col + GEMM (bench/conv_resnet18 --width 16, one thread): forward (and
+// so stride-1 data gradients) up to 64 -> 64 channels, 1.2-2x; weight
+// gradients while its per-partition vector sums (8 lanes per weight) fit in
+// half this machine's L2, 1.3x at 16 -> 16; beyond, reloading them per image
+// made it 2-5x slower than the GEMM.
+bool direct_forward(const Window2d& g) { return direct_conv_fits(g) && g.c_in * g.c_out <= 64 * 64; }
+bool direct_weight_grad(const Window2d& g) {
+  return direct_conv_fits(g) && g.c_in * g.c_out * 9 * 8 * int64_t{sizeof(float)} <= (int64_t{256} << 10);
 }
 
 bool use_groups(const Window2d& g) { return g.c_out * g.c_in * g.kh * g.kw <= kGroupMaxWeights; }
@@ -167,6 +161,7 @@ void forward_batched(const float* x, const float* w, const float* bias, float* y
 
 // y = conv(x, w) + bias (bias may be null).
 void forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
+  if (direct_forward(g)) return direct_conv_forward(x, w, bias, y, g);
   use_groups(g) ? forward_groups(x, w, bias, y, g) : forward_batched(x, w, bias, y, g);
 }
 
@@ -289,6 +284,7 @@ void CpuBackend::conv2d_backward_data(const Tensor& grad_y, const Tensor& w, Ten
 void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, Tensor& grad_w, Tensor& grad_bias,
                                         const Window2d& g) {
   float* gb = grad_bias.defined() ? grad_bias.f32() : nullptr;
+  if (direct_weight_grad(g)) return direct_conv_backward_weight(x.f32(), grad_y.f32(), grad_w.f32(), gb, g);
   use_groups(g) ? backward_weight_groups(x.f32(), grad_y.f32(), grad_w.f32(), gb, g)
                 : backward_weight_batched(x.f32(), grad_y.f32(), grad_w.f32(), gb, g);
 }

@@ -1,0 +1,261 @@
+#include "engine/cpu/conv2d_direct.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "engine/cpu/scratch.h"
+#include <immintrin.h>
+
+namespace taper {
+
+namespace {
+
+// One register of floats: 8 with AVX (-march=native here), else 4 (SSE: the
+// fuzz build), so that no vector crosses a call in a non-native ABI.
+#if defined(__AVX__)
+constexpr int64_t kLanes = 8;
+#else
+constexpr int64_t kLanes = 4;
+#endif
+using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
+// Accumulators of one block: 4 output channels x 3 vectors of pixels
+// (12 of the 16 registers; 3 loads and 4 broadcasts per 12 FMAs).
+constexpr int kBlockChannels = 4, kBlockVectors = 3;
+constexpr int64_t kBlockPixels = kBlockVectors * kLanes;
+constexpr int64_t kPartitions = 8;  // weight gradients: per-partition sums, as in conv2d.cpp
+
+Vec load(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+Vec splat(float s) {
+#if defined(__AVX__)
+  return _mm256_set1_ps(s);
+#else
+  return _mm_set1_ps(s);
+#endif
+}
+Vec multiply_add(Vec a, Vec b, Vec c) {
+#if defined(__FMA__)
+  return _mm256_fmadd_ps(a, b, c);
+#else
+  return a * b + c;
+#endif
+}
+float lane_sum(Vec v) {
+  float s = 0.0f;
+  for (int64_t l = 0; l < kLanes; ++l) s += v[l];
+  return s;
+}
+
+// The first 32-byte boundary in a buffer of at least one spare vector.
+Vec* aligned_vectors(float* buffer) {
+  const auto address = reinterpret_cast<std::uintptr_t>(buffer);
+  return reinterpret_cast<Vec*>((address + sizeof(Vec) - 1) / sizeof(Vec) * sizeof(Vec));
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// The phase planes of one padded image: plane (ci, a, b) holds padded rows
+// a, a+s, ... and columns b, b+s, ... of channel ci; each is rows x cols
+// floats plus zeros for the reads past the end (a block of pixels and a
+// tap's column offset). `flat` output pixels per channel on the planes'
+// width: h_out rows of cols, rounded up to whole blocks.
+struct Planes {
+  int64_t s, rows, cols, plane, flat;
+};
+
+Planes planes_of(const Window2d& g) {
+  Planes p;
+  p.s = g.stride_h;
+  p.rows = ceil_div(g.h_in + 2 * g.pad_h, p.s);
+  p.cols = ceil_div(g.w_in + 2 * g.pad_w, p.s);
+  p.flat = ceil_div(g.h_out * p.cols, kBlockPixels) * kBlockPixels;
+  // Reads reach flat - 1 + (2/s)*cols + 2/s < rows*cols + kBlockPixels + 2.
+  p.plane = p.rows * p.cols + kBlockPixels + 2;
+  return p;
+}
+
+// Where tap (ci, i, j) of output pixel q reads: planes + offset[t] + q,
+// t = (ci*3 + i)*3 + j, the order of the weights.
+std::vector<int64_t> tap_offsets(const Planes& p, int64_t c_in) {
+  std::vector<int64_t> offset(c_in * 9);
+  for (int64_t ci = 0; ci < c_in; ++ci)
+    for (int64_t i = 0; i < 3; ++i)
+      for (int64_t j = 0; j < 3; ++j)
+        offset[(ci * 3 + i) * 3 + j] = ((ci * p.s + i % p.s) * p.s + j % p.s) * p.plane + (i / p.s) * p.cols + j / p.s;
+  return offset;
+}
+
+// Image n of x into its phase planes (zero padding).
+float* fill_planes(const float* x, int64_t n, const Planes& p, const Window2d& g) {
+  float* planes = scratch(3, g.c_in * p.s * p.s * p.plane);
+  std::memset(planes, 0, g.c_in * p.s * p.s * p.plane * sizeof(float));
+  for (int64_t ci = 0; ci < g.c_in; ++ci) {
+    for (int64_t ih = 0; ih < g.h_in; ++ih) {
+      const float* src = x + ((n * g.c_in + ci) * g.h_in + ih) * g.w_in;
+      const int64_t hp = ih + g.pad_h;
+      float* row = planes + (ci * p.s + hp % p.s) * p.s * p.plane + (hp / p.s) * p.cols;
+      if (p.s == 1) {
+        std::memcpy(row + g.pad_w, src, g.w_in * sizeof(float));
+        continue;
+      }
+      for (int64_t iw = 0; iw < g.w_in; ++iw) {
+        const int64_t wp = iw + g.pad_w;
+        row[(wp % p.s) * p.plane + wp / p.s] = src[iw];
+      }
+    }
+  }
+  return planes;
+}
+
+// out[c, q0 + 0..23] for channels c of w (CO of them, [Cout, Cin*9] rows).
+template <int CO>
+void forward_block(const float* planes, const int64_t* offset, int64_t taps, const float* w, int64_t q0,
+                   float* out, int64_t flat) {
+  Vec acc[CO][kBlockVectors] = {};
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* src = planes + offset[t] + q0;
+    Vec xv[kBlockVectors];
+    for (int v = 0; v < kBlockVectors; ++v) xv[v] = load(src + v * kLanes);
+    for (int c = 0; c < CO; ++c) {
+      const Vec wc = splat(w[c * taps + t]);
+      for (int v = 0; v < kBlockVectors; ++v) acc[c][v] = multiply_add(wc, xv[v], acc[c][v]);
+    }
+  }
+  for (int c = 0; c < CO; ++c)
+    for (int v = 0; v < kBlockVectors; ++v) store(out + c * flat + q0 + v * kLanes, acc[c][v]);
+}
+
+void forward_image(const float* x, const float* w, const float* bias, float* y, int64_t n, const Planes& p,
+                   const std::vector<int64_t>& offset, const Window2d& g) {
+  const float* planes = fill_planes(x, n, p, g);
+  float* out = scratch(4, g.c_out * p.flat);
+  const int64_t taps = g.c_in * 9;
+  for (int64_t q0 = 0; q0 < p.flat; q0 += kBlockPixels) {  // a block's inputs stay in L1 across channels
+    int64_t co = 0;
+    for (; co + kBlockChannels <= g.c_out; co += kBlockChannels)
+      forward_block<kBlockChannels>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
+    for (; co < g.c_out; ++co) forward_block<1>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
+  }
+  for (int64_t co = 0; co < g.c_out; ++co) {
+    const float b = bias ? bias[co] : 0.0f;
+    for (int64_t oh = 0; oh < g.h_out; ++oh) {
+      const float* src = out + co * p.flat + oh * p.cols;
+      float* dst = y + ((n * g.c_out + co) * g.h_out + oh) * g.w_out;
+      if (!bias) {
+        std::memcpy(dst, src, g.w_out * sizeof(float));
+        continue;
+      }
+      for (int64_t ow = 0; ow < g.w_out; ++ow) dst[ow] = src[ow] + b;
+    }
+  }
+}
+
+// grad_y of image n on the planes' width, zeros in the extra columns and rows.
+float* flat_grad_y(const float* grad_y, int64_t n, const Planes& p, const Window2d& g) {
+  float* gy = scratch(4, g.c_out * p.flat);
+  std::memset(gy, 0, g.c_out * p.flat * sizeof(float));
+  for (int64_t co = 0; co < g.c_out; ++co)
+    for (int64_t oh = 0; oh < g.h_out; ++oh)
+      std::memcpy(gy + co * p.flat + oh * p.cols, grad_y + ((n * g.c_out + co) * g.h_out + oh) * g.w_out,
+                  g.w_out * sizeof(float));
+  return gy;
+}
+
+// sum[c*row + j] += <gy[c], tap j's inputs> lane by lane, for CO channels
+// and the three taps j of one kernel row (row = Cin*9: the weights' row
+// length). The sums stay vectors across a partition's images: one
+// horizontal sum per weight at the end, not per image (the late layers'
+// maps are a few vectors long).
+template <int CO>
+void weight_block(const float* const src[3], const float* gy, int64_t flat, Vec* sum, int64_t row) {
+  Vec acc[CO][3];
+  for (int c = 0; c < CO; ++c)
+    for (int j = 0; j < 3; ++j) acc[c][j] = sum[c * row + j];
+  for (int64_t q = 0; q < flat; q += kLanes) {
+    const Vec xv[3] = {load(src[0] + q), load(src[1] + q), load(src[2] + q)};
+    for (int c = 0; c < CO; ++c) {
+      const Vec gc = load(gy + c * flat + q);
+      for (int j = 0; j < 3; ++j) acc[c][j] = multiply_add(gc, xv[j], acc[c][j]);
+    }
+  }
+  for (int c = 0; c < CO; ++c)
+    for (int j = 0; j < 3; ++j) sum[c * row + j] = acc[c][j];
+}
+
+template <int CO>
+void weight_channels(const float* planes, const float* gy, const std::vector<int64_t>& offset, int64_t co,
+                     Vec* sum, const Planes& p, const Window2d& g) {
+  const int64_t row = g.c_in * 9;
+  for (int64_t ci = 0; ci < g.c_in; ++ci) {
+    for (int64_t i = 0; i < 3; ++i) {
+      const int64_t t = (ci * 3 + i) * 3;
+      const float* src[3] = {planes + offset[t], planes + offset[t + 1], planes + offset[t + 2]};
+      weight_block<CO>(src, gy + co * p.flat, p.flat, sum + co * row + t, row);
+    }
+  }
+}
+
+// Adds image n's weight (and bias) gradient to sum ([Cout*Cin*9] vectors,
+// then [Cout] bias lanes in lane 0).
+void weight_image(const float* x, const float* grad_y, Vec* sum, bool with_bias, int64_t n, const Planes& p,
+                  const std::vector<int64_t>& offset, const Window2d& g) {
+  const float* planes = fill_planes(x, n, p, g);
+  const float* gy = flat_grad_y(grad_y, n, p, g);
+  int64_t co = 0;
+  for (; co + kBlockChannels <= g.c_out; co += kBlockChannels)
+    weight_channels<kBlockChannels>(planes, gy, offset, co, sum, p, g);
+  for (; co < g.c_out; ++co) weight_channels<1>(planes, gy, offset, co, sum, p, g);
+  if (!with_bias) return;
+  Vec* bias_sum = sum + g.c_out * g.c_in * 9;
+  for (int64_t c = 0; c < g.c_out; ++c) {
+    double s = 0.0;  // the extra columns are zeros
+    for (int64_t q = 0; q < p.flat; ++q) s += gy[c * p.flat + q];
+    bias_sum[c][0] += static_cast<float>(s);
+  }
+}
+
+}  // namespace
+
+bool direct_conv_fits(const Window2d& g) {
+  return g.kh == 3 && g.kw == 3 && g.stride_h == g.stride_w && (g.stride_h == 1 || g.stride_h == 2) &&
+         g.pad_h == g.pad_w && g.pad_h <= 2;
+}
+
+void direct_conv_forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
+  const Planes p = planes_of(g);
+  const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < g.n; ++n) forward_image(x, w, bias, y, n, p, offset, g);
+}
+
+void direct_conv_backward_weight(const float* x, const float* grad_y, float* grad_w, float* grad_bias,
+                                 const Window2d& g) {
+  const Planes p = planes_of(g);
+  const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
+  const int64_t parts = std::clamp<int64_t>(g.n, 1, kPartitions), weights = g.c_out * g.c_in * 9,
+                stride = weights + g.c_out;
+  // [part][weights, then bias] vectors (the bias in lane 0)
+  Vec* sums = aligned_vectors(scratch(5, (parts * stride + 1) * kLanes));
+#pragma omp parallel for schedule(static)
+  for (int64_t part = 0; part < parts; ++part) {
+    Vec* sum = sums + part * stride;
+    std::fill(sum, sum + stride, Vec{});
+    for (int64_t n = part * g.n / parts; n < (part + 1) * g.n / parts; ++n)
+      weight_image(x, grad_y, sum, grad_bias != nullptr, n, p, offset, g);
+  }
+  const int64_t outputs = grad_bias ? stride : weights;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < outputs; ++i) {
+    float acc = lane_sum(sums[i]);
+    for (int64_t part = 1; part < parts; ++part) acc += lane_sum(sums[part * stride + i]);
+    (i < weights ? grad_w[i] : grad_bias[i - weights]) = acc;
+  }
+}
+
+}  // namespace taper
