@@ -52,11 +52,13 @@ float lane_sum(Vec v) {
   return s;
 }
 
-// The first 32-byte boundary in a buffer of at least one spare vector.
-Vec* aligned_vectors(float* buffer) {
+// The first vector boundary in a buffer of at least one spare vector: loads
+// that straddle two cache lines cost two.
+float* aligned_floats(float* buffer) {
   const auto address = reinterpret_cast<std::uintptr_t>(buffer);
-  return reinterpret_cast<Vec*>((address + sizeof(Vec) - 1) / sizeof(Vec) * sizeof(Vec));
+  return reinterpret_cast<float*>((address + sizeof(Vec) - 1) / sizeof(Vec) * sizeof(Vec));
 }
+Vec* aligned_vectors(float* buffer) { return reinterpret_cast<Vec*>(aligned_floats(buffer)); }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -93,7 +95,7 @@ std::vector<int64_t> tap_offsets(const Planes& p, int64_t c_in) {
 
 // Image n of x into its phase planes (zero padding).
 float* fill_planes(const float* x, int64_t n, const Planes& p, const Window2d& g) {
-  float* planes = scratch(3, g.c_in * p.s * p.s * p.plane);
+  float* planes = aligned_floats(scratch(3, g.c_in * p.s * p.s * p.plane + kLanes));
   std::memset(planes, 0, g.c_in * p.s * p.s * p.plane * sizeof(float));
   for (int64_t ci = 0; ci < g.c_in; ++ci) {
     for (int64_t ih = 0; ih < g.h_in; ++ih) {
@@ -134,7 +136,7 @@ void forward_block(const float* planes, const int64_t* offset, int64_t taps, con
 void forward_image(const float* x, const float* w, const float* bias, float* y, int64_t n, const Planes& p,
                    const std::vector<int64_t>& offset, const Window2d& g) {
   const float* planes = fill_planes(x, n, p, g);
-  float* out = scratch(4, g.c_out * p.flat);
+  float* out = aligned_floats(scratch(4, g.c_out * p.flat + kLanes));
   const int64_t taps = g.c_in * 9;
   for (int64_t q0 = 0; q0 < p.flat; q0 += kBlockPixels) {  // a block's inputs stay in L1 across channels
     int64_t co = 0;
@@ -158,7 +160,7 @@ void forward_image(const float* x, const float* w, const float* bias, float* y, 
 
 // grad_y of image n on the planes' width, zeros in the extra columns and rows.
 float* flat_grad_y(const float* grad_y, int64_t n, const Planes& p, const Window2d& g) {
-  float* gy = scratch(4, g.c_out * p.flat);
+  float* gy = aligned_floats(scratch(4, g.c_out * p.flat + kLanes));  // rows of whole aligned vectors
   std::memset(gy, 0, g.c_out * p.flat * sizeof(float));
   for (int64_t co = 0; co < g.c_out; ++co)
     for (int64_t oh = 0; oh < g.h_out; ++oh)
