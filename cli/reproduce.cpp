@@ -30,7 +30,8 @@ const char kReproduceHelp[] =
     "  --plan           check every experiment file and print, per experiment, its\n"
     "                   rows and the runs they need (finished, or to train), then the\n"
     "                   distinct trainings the unfinished runs still need once shared\n"
-    "                   checkpoints are trained once (epochs per network); trains nothing\n"
+    "                   checkpoints are trained once (epochs per network, and hours at\n"
+    "                   the seconds per epoch the scale's run logs measured); trains nothing\n"
     "  --claims         print every claim of results/SCALE/*.json as one Markdown table\n"
     "                   (the paper's numbers, ours, the verdict, the command); trains nothing\n";
 

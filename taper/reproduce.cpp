@@ -479,8 +479,12 @@ struct Training {
   int64_t epochs;
 };
 
+std::string network_of(const RunConfig& c) {
+  return c.data.dataset + " " + c.model.arch + " width " + std::to_string(c.model.width).substr(0, 4);
+}
+
 std::vector<Training> trainings(const RunConfig& c) {
-  const std::string what = c.data.dataset + " " + c.model.arch + " width " + std::to_string(c.model.width).substr(0, 4);
+  const std::string what = network_of(c);
   std::vector<Training> t{{"stage1", to_toml(stage1_part(c)), what, c.stage1.epochs}};
   if (c.taper.training == "naive") {
     t.push_back({"naive", taper_key(c), what, c.stage1.epochs + c.stage2.epochs + c.stage3.epochs});
@@ -494,25 +498,64 @@ std::vector<Training> trainings(const RunConfig& c) {
   return t;
 }
 
+using NetworkKind = std::pair<std::string, std::string>;  // (network_of, training kind)
+
+// Seconds per pass over the training set, per network and kind, from the
+// epoch logs of the scale's runs so far (a stage-2 shard's epoch is 1/Q of
+// a pass).
+std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
+  std::map<NetworkKind, std::pair<double, double>> sums;  // seconds, passes
+  if (!fs::exists(runs)) return {};
+  for (const auto& dir : fs::directory_iterator(runs)) {
+    if (!fs::exists(dir.path() / "config.toml") || !fs::exists(dir.path() / "log.jsonl")) continue;
+    const RunConfig c = load_config((dir.path() / "config.toml").string());
+    std::ifstream log(dir.path() / "log.jsonl");
+    for (std::string line; std::getline(log, line);) {
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.contains("stage") || !j.contains("seconds")) continue;
+      const std::string stage = j["stage"].get<std::string>(), kind = stage.substr(0, stage.find('.'));
+      auto& [seconds, passes] = sums[{network_of(c), kind == "finetune_average" ? "finetune" : kind}];
+      seconds += j["seconds"].get<double>();
+      passes += kind == "stage2" ? 1.0 / static_cast<double>(std::max<int64_t>(1, c.taper.bases)) : 1.0;
+    }
+  }
+  std::map<NetworkKind, double> per_pass;
+  for (const auto& [nk, sp] : sums) per_pass[nk] = sp.first / sp.second;
+  return per_pass;
+}
+
 // The distinct trainings of unfinished runs, summed per network and kind:
-// what the scale still costs once every shared checkpoint is trained once.
-void print_training_cost(const std::map<fs::path, RunConfig>& todo) {
-  std::map<std::pair<std::string, std::string>, std::set<std::string>> distinct;  // (what, kind) -> keys
-  std::map<std::pair<std::string, std::string>, int64_t> epochs;
+// what the scale still costs once every shared checkpoint is trained once,
+// in hours where the scale's logs have measured that kind of epoch.
+void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::path& runs) {
+  std::map<NetworkKind, std::set<std::string>> distinct;
+  std::map<NetworkKind, int64_t> epochs;
   for (const auto& [dir, c] : todo) {
     for (const Training& t : trainings(c)) {
       if (t.epochs > 0 && distinct[{t.what, t.kind}].insert(t.key).second) epochs[{t.what, t.kind}] += t.epochs;
     }
   }
+  const std::map<NetworkKind, double> per_pass = measured_pass_seconds(runs);
   std::printf("distinct trainings still to do (epochs over each network's training set):%s\n",
               distinct.empty() ? " none" : "");
-  std::map<std::string, int64_t> total;
-  for (const auto& [wk, keys] : distinct) {
-    std::printf("  %-28s %-9s %3zu trainings, %5lld epochs\n", wk.first.c_str(), wk.second.c_str(), keys.size(),
-                static_cast<long long>(epochs[wk]));
-    total[wk.first] += epochs[wk];
+  double hours = 0.0;
+  int64_t unmeasured = 0;
+  for (const auto& [nk, keys] : distinct) {
+    std::printf("  %-34s %-9s %3zu trainings, %5lld epochs", nk.first.c_str(), nk.second.c_str(), keys.size(),
+                static_cast<long long>(epochs[nk]));
+    const auto m = per_pass.find(nk);
+    if (m == per_pass.end()) {
+      std::printf("  (no epoch of this kind measured yet)\n");
+      unmeasured += epochs[nk];
+      continue;
+    }
+    hours += epochs[nk] * m->second / 3600.0;
+    std::printf("  %6.1f h at %.0f s per epoch\n", epochs[nk] * m->second / 3600.0, m->second);
   }
-  for (const auto& [what, e] : total) std::printf("  %-28s total     %5lld epochs\n", what.c_str(), static_cast<long long>(e));
+  if (!distinct.empty()) {
+    std::printf("  about %.1f h of training at the measured speeds (evaluation not included)%s\n", hours,
+                unmeasured > 0 ? (", plus " + std::to_string(unmeasured) + " epochs not measured yet").c_str() : "");
+  }
 }
 
 // Per experiment: rows, seeds, and the distinct runs they need, finished or
@@ -544,7 +587,7 @@ void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   }
   std::printf("scale %s: %zu distinct runs, %zu finished, under %s\n", o.scale.c_str(), all.size(), all_done.size(),
               runs.c_str());
-  print_training_cost(todo);
+  print_training_cost(todo, runs);
 }
 
 }  // namespace
