@@ -25,6 +25,7 @@ using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
 constexpr int kBlockChannels = 4, kBlockVectors = 3;
 constexpr int64_t kBlockPixels = kBlockVectors * kLanes;
 constexpr int64_t kPartitions = 8;  // weight gradients: per-partition sums, as in conv2d.cpp
+constexpr int64_t kWholeImages = 8;  // forward: batches this large give each thread whole images
 
 Vec load(const float* p) {
   Vec v;
@@ -133,29 +134,35 @@ void forward_block(const float* planes, const int64_t* offset, int64_t taps, con
     for (int v = 0; v < kBlockVectors; ++v) store(out + c * flat + q0 + v * kLanes, acc[c][v]);
 }
 
-void forward_image(const float* x, const float* w, const float* bias, float* y, int64_t n, const Planes& p,
-                   const std::vector<int64_t>& offset, const Window2d& g) {
-  const float* planes = fill_planes(x, n, p, g);
-  float* out = aligned_floats(scratch(4, g.c_out * p.flat + kLanes));
+// Channels [co_begin, co_end) of one image's output on the planes' width:
+// blocks of 4 from co_begin, then single channels.
+void forward_channels(const float* planes, const std::vector<int64_t>& offset, const float* w, float* out,
+                      int64_t co_begin, int64_t co_end, const Planes& p, const Window2d& g) {
   const int64_t taps = g.c_in * 9;
   for (int64_t q0 = 0; q0 < p.flat; q0 += kBlockPixels) {  // a block's inputs stay in L1 across channels
-    int64_t co = 0;
-    for (; co + kBlockChannels <= g.c_out; co += kBlockChannels)
+    int64_t co = co_begin;
+    for (; co + kBlockChannels <= co_end; co += kBlockChannels)
       forward_block<kBlockChannels>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
-    for (; co < g.c_out; ++co) forward_block<1>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
+    for (; co < co_end; ++co) forward_block<1>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
   }
-  for (int64_t co = 0; co < g.c_out; ++co) {
-    const float b = bias ? bias[co] : 0.0f;
-    for (int64_t oh = 0; oh < g.h_out; ++oh) {
-      const float* src = out + co * p.flat + oh * p.cols;
-      float* dst = y + ((n * g.c_out + co) * g.h_out + oh) * g.w_out;
-      if (!bias) {
-        std::memcpy(dst, src, g.w_out * sizeof(float));
-        continue;
-      }
-      for (int64_t ow = 0; ow < g.w_out; ++ow) dst[ow] = src[ow] + b;
+}
+
+// Channel co of image n: the valid columns of out, plus the bias.
+void store_channel(const float* out, const float* bias, float* y, int64_t n, int64_t co, const Planes& p,
+                   const Window2d& g) {
+  for (int64_t oh = 0; oh < g.h_out; ++oh) {
+    const float* src = out + co * p.flat + oh * p.cols;
+    float* dst = y + ((n * g.c_out + co) * g.h_out + oh) * g.w_out;
+    if (!bias) {
+      std::memcpy(dst, src, g.w_out * sizeof(float));
+      continue;
     }
+    for (int64_t ow = 0; ow < g.w_out; ++ow) dst[ow] = src[ow] + bias[co];
   }
+}
+
+float* output_buffer(const Planes& p, const Window2d& g) {
+  return aligned_floats(scratch(4, g.c_out * p.flat + kLanes));
 }
 
 // grad_y of image n on the planes' width, zeros in the extra columns and rows.
@@ -229,11 +236,33 @@ bool direct_conv_fits(const Window2d& g) {
          g.pad_h == g.pad_w && g.pad_h <= 2;
 }
 
+// Each thread takes whole images; a batch of fewer than kWholeImages
+// (evaluation with one personalized network per image) shares each image's
+// blocks of 4 channels out instead. Both compute every output alike.
 void direct_conv_forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
+  if (g.n >= kWholeImages) {
 #pragma omp parallel for schedule(static)
-  for (int64_t n = 0; n < g.n; ++n) forward_image(x, w, bias, y, n, p, offset, g);
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* planes = fill_planes(x, n, p, g);
+      float* out = output_buffer(p, g);
+      forward_channels(planes, offset, w, out, 0, g.c_out, p, g);
+      for (int64_t co = 0; co < g.c_out; ++co) store_channel(out, bias, y, n, co, p, g);
+    }
+    return;
+  }
+  const int64_t blocks = (g.c_out + kBlockChannels - 1) / kBlockChannels;
+  for (int64_t n = 0; n < g.n; ++n) {
+    const float* planes = fill_planes(x, n, p, g);
+    float* out = output_buffer(p, g);
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t co = b * kBlockChannels, end = std::min(g.c_out, co + kBlockChannels);
+      forward_channels(planes, offset, w, out, co, end, p, g);
+      for (int64_t c = co; c < end; ++c) store_channel(out, bias, y, n, c, p, g);
+    }
+  }
 }
 
 void direct_conv_backward_weight(const float* x, const float* grad_y, float* grad_w, float* grad_bias,
