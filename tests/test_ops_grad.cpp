@@ -46,8 +46,7 @@ TEST_CASE("gradcheck: conv2d over strides, paddings and kernel sizes") {
 // Finite differences are too slow at layer sizes; a convolution is linear in
 // x and in w, so its gradients must satisfy <y, gy> = <x, gx> = <w, gw>, and
 // grad_bias = the sum of gy over images and positions. Covers the three ways
-// of engine/cpu/conv2d.cpp (the direct 3x3 kernel, with 11 images over 8
-// partitions and channels beyond whole blocks of 4; image groups over
+// of engine/cpu/conv2d.cpp (the direct 3x3 kernel; image groups over
 // several partitions; batched).
 TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
   struct Case {
@@ -57,7 +56,11 @@ TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
   uint64_t seed = 200;
   for (const Case& c : {Case{{20, 16, 8, 8}, {16, 16, 3, 3}, 1}, Case{{9, 8, 9, 9}, {24, 8, 3, 3}, 2},
                         Case{{11, 5, 7, 9}, {6, 5, 3, 3}, 1}, Case{{37, 8, 4, 4}, {16, 8, 1, 1}, 2},
-                        Case{{6, 48, 8, 8}, {48, 48, 3, 3}, 1}, Case{{3, 64, 4, 4}, {520, 64, 3, 3}, 1}}) {
+                        Case{{6, 48, 8, 8}, {48, 48, 3, 3}, 1}, Case{{3, 64, 4, 4}, {520, 64, 3, 3}, 1},
+                        // direct weight gradients (maps of 16x16 or more): 10 images over 8 partitions and
+                        // 7 = 4 + 3 channels; stride 2; 32 -> 32, whose sums pass in chunks of input channels
+                        Case{{10, 6, 17, 18}, {7, 6, 3, 3}, 1}, Case{{3, 5, 33, 35}, {6, 5, 3, 3}, 2},
+                        Case{{2, 32, 16, 16}, {32, 32, 3, 3}, 1}}) {
     CAPTURE(c.w.str());
     Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
     for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);

@@ -25,7 +25,8 @@ using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
 constexpr int kBlockChannels = 4, kBlockVectors = 3;
 constexpr int64_t kBlockPixels = kBlockVectors * kLanes;
 constexpr int64_t kPartitions = 8;  // weight gradients: per-partition sums, as in conv2d.cpp
-constexpr int64_t kWholeImages = 8;  // forward: batches this large give each thread whole images
+constexpr int64_t kWholeImages = 8;
+constexpr int64_t kSumBytes = int64_t{128} << 10;  // weight gradients: sums per channel chunk (a quarter of L2)  // forward: batches this large give each thread whole images
 
 Vec load(const float* p) {
   Vec v;
@@ -94,11 +95,13 @@ std::vector<int64_t> tap_offsets(const Planes& p, int64_t c_in) {
   return offset;
 }
 
-// Image n of x into its phase planes (zero padding).
-float* fill_planes(const float* x, int64_t n, const Planes& p, const Window2d& g) {
-  float* planes = aligned_floats(scratch(3, g.c_in * p.s * p.s * p.plane + kLanes));
-  std::memset(planes, 0, g.c_in * p.s * p.s * p.plane * sizeof(float));
-  for (int64_t ci = 0; ci < g.c_in; ++ci) {
+// Channels [ci_begin, ci_end) of image n into their phase planes (zero
+// padding), at their places among all Cin channels' planes.
+float* fill_planes(const float* x, int64_t n, int64_t ci_begin, int64_t ci_end, const Planes& p, const Window2d& g) {
+  const int64_t per_channel = p.s * p.s * p.plane;
+  float* planes = aligned_floats(scratch(3, g.c_in * per_channel + kLanes));
+  std::memset(planes + ci_begin * per_channel, 0, (ci_end - ci_begin) * per_channel * sizeof(float));
+  for (int64_t ci = ci_begin; ci < ci_end; ++ci) {
     for (int64_t ih = 0; ih < g.h_in; ++ih) {
       const float* src = x + ((n * g.c_in + ci) * g.h_in + ih) * g.w_in;
       const int64_t hp = ih + g.pad_h;
@@ -197,11 +200,16 @@ void weight_block(const float* const src[3], const float* gy, int64_t flat, Vec*
     for (int j = 0; j < 3; ++j) sum[c * row + j] = acc[c][j];
 }
 
+// Input channels [ci_begin, ci_end): the part of the sums that stays in L2.
+struct ChannelRange {
+  int64_t begin, end;
+};
+
 template <int CO>
 void weight_channels(const float* planes, const float* gy, const std::vector<int64_t>& offset, int64_t co,
-                     Vec* sum, const Planes& p, const Window2d& g) {
+                     ChannelRange in, Vec* sum, const Planes& p, const Window2d& g) {
   const int64_t row = g.c_in * 9;
-  for (int64_t ci = 0; ci < g.c_in; ++ci) {
+  for (int64_t ci = in.begin; ci < in.end; ++ci) {
     for (int64_t i = 0; i < 3; ++i) {
       const int64_t t = (ci * 3 + i) * 3;
       const float* src[3] = {planes + offset[t], planes + offset[t + 1], planes + offset[t + 2]};
@@ -210,16 +218,17 @@ void weight_channels(const float* planes, const float* gy, const std::vector<int
   }
 }
 
-// Adds image n's weight (and bias) gradient to sum ([Cout*Cin*9] vectors,
-// then [Cout] bias lanes in lane 0).
-void weight_image(const float* x, const float* grad_y, Vec* sum, bool with_bias, int64_t n, const Planes& p,
-                  const std::vector<int64_t>& offset, const Window2d& g) {
-  const float* planes = fill_planes(x, n, p, g);
+// Adds image n's weight gradient for the input channels `in` to sum
+// ([Cout*Cin*9] vectors, then [Cout] bias lanes in lane 0), and its bias
+// gradient when with_bias.
+void weight_image(const float* x, const float* grad_y, Vec* sum, bool with_bias, int64_t n, ChannelRange in,
+                  const Planes& p, const std::vector<int64_t>& offset, const Window2d& g) {
+  const float* planes = fill_planes(x, n, in.begin, in.end, p, g);
   const float* gy = flat_grad_y(grad_y, n, p, g);
   int64_t co = 0;
   for (; co + kBlockChannels <= g.c_out; co += kBlockChannels)
-    weight_channels<kBlockChannels>(planes, gy, offset, co, sum, p, g);
-  for (; co < g.c_out; ++co) weight_channels<1>(planes, gy, offset, co, sum, p, g);
+    weight_channels<kBlockChannels>(planes, gy, offset, co, in, sum, p, g);
+  for (; co < g.c_out; ++co) weight_channels<1>(planes, gy, offset, co, in, sum, p, g);
   if (!with_bias) return;
   Vec* bias_sum = sum + g.c_out * g.c_in * 9;
   for (int64_t c = 0; c < g.c_out; ++c) {
@@ -245,7 +254,7 @@ void direct_conv_forward(const float* x, const float* w, const float* bias, floa
   if (g.n >= kWholeImages) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < g.n; ++n) {
-      const float* planes = fill_planes(x, n, p, g);
+      const float* planes = fill_planes(x, n, 0, g.c_in, p, g);
       float* out = output_buffer(p, g);
       forward_channels(planes, offset, w, out, 0, g.c_out, p, g);
       for (int64_t co = 0; co < g.c_out; ++co) store_channel(out, bias, y, n, co, p, g);
@@ -254,7 +263,7 @@ void direct_conv_forward(const float* x, const float* w, const float* bias, floa
   }
   const int64_t blocks = (g.c_out + kBlockChannels - 1) / kBlockChannels;
   for (int64_t n = 0; n < g.n; ++n) {
-    const float* planes = fill_planes(x, n, p, g);
+    const float* planes = fill_planes(x, n, 0, g.c_in, p, g);
     float* out = output_buffer(p, g);
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {
@@ -270,15 +279,21 @@ void direct_conv_backward_weight(const float* x, const float* grad_y, float* gra
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
   const int64_t parts = std::clamp<int64_t>(g.n, 1, kPartitions), weights = g.c_out * g.c_in * 9,
-                stride = weights + g.c_out;
+                stride = weights + g.c_out,
+                chunk = std::clamp<int64_t>(kSumBytes / (g.c_out * 9 * int64_t{sizeof(Vec)}), 1, g.c_in);
   // [part][weights, then bias] vectors (the bias in lane 0)
   Vec* sums = aligned_vectors(scratch(5, (parts * stride + 1) * kLanes));
 #pragma omp parallel for schedule(static)
   for (int64_t part = 0; part < parts; ++part) {
     Vec* sum = sums + part * stride;
     std::fill(sum, sum + stride, Vec{});
-    for (int64_t n = part * g.n / parts; n < (part + 1) * g.n / parts; ++n)
-      weight_image(x, grad_y, sum, grad_bias != nullptr, n, p, offset, g);
+    // A partition's images pass once per chunk of input channels, so that
+    // the chunk's sums stay in L2 across them.
+    for (int64_t ci = 0; ci < g.c_in; ci += chunk) {
+      const ChannelRange in{ci, std::min(g.c_in, ci + chunk)};
+      for (int64_t n = part * g.n / parts; n < (part + 1) * g.n / parts; ++n)
+        weight_image(x, grad_y, sum, grad_bias != nullptr && ci == 0, n, in, p, offset, g);
+    }
   }
   const int64_t outputs = grad_bias ? stride : weights;
 #pragma omp parallel for schedule(static)
