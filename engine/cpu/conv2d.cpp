@@ -1,6 +1,9 @@
-// Convolution as im2col + OpenBLAS GEMM, in one of two ways chosen by the
-// layer's shape alone, so that no result depends on the thread count:
+// CPU convolution in one of three ways, chosen by the layer's shape alone,
+// so that no result depends on the thread count:
 //
+// - the direct 3x3 kernel (conv2d_direct.h) for narrow layers, where
+//   im2col's copies cost as much as the arithmetic (direct_forward,
+//   direct_weight_grad below say where it measured faster);
 // - image groups, for layers with small weights (the wide early feature maps,
 //   every layer of a narrow network): each thread takes whole groups and runs
 //   im2col, a one-thread GEMM and the move back to NCHW while the group's
