@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <immintrin.h>
 #include <vector>
 
 #include "engine/cpu/scratch.h"
-#include <immintrin.h>
 
 namespace taper {
 
@@ -25,8 +25,8 @@ using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
 constexpr int kBlockChannels = 4, kBlockVectors = 3;
 constexpr int64_t kBlockPixels = kBlockVectors * kLanes;
 constexpr int64_t kPartitions = 8;  // weight gradients: per-partition sums, as in conv2d.cpp
-constexpr int64_t kWholeImages = 8;
-constexpr int64_t kSumBytes = int64_t{128} << 10;  // weight gradients: sums per channel chunk (a quarter of L2)  // forward: batches this large give each thread whole images
+constexpr int64_t kWholeImages = 8;                // forward: batches this large give each thread whole images
+constexpr int64_t kSumBytes = int64_t{128} << 10;  // weight gradients: sums per chunk of input channels (1/4 L2)
 
 Vec load(const float* p) {
   Vec v;
@@ -119,7 +119,7 @@ float* fill_planes(const float* x, int64_t n, int64_t ci_begin, int64_t ci_end, 
   return planes;
 }
 
-// out[c, q0 + 0..23] for channels c of w (CO of them, [Cout, Cin*9] rows).
+// out[c, q0 .. q0 + kBlockPixels) for CO channels c of w ([Cout, Cin*9] rows).
 template <int CO>
 void forward_block(const float* planes, const int64_t* offset, int64_t taps, const float* w, int64_t q0,
                    float* out, int64_t flat) {
