@@ -31,7 +31,7 @@ const char kReproduceHelp[] =
     "                   rows and the runs they need (finished, or to train), then the\n"
     "                   distinct trainings the unfinished runs still need once shared\n"
     "                   checkpoints are trained once (epochs per network, and hours at\n"
-    "                   the seconds per epoch the scale's run logs measured); trains nothing\n"
+    "                   the fastest epochs the scale's run logs measured); trains nothing\n"
     "  --claims         print every claim of results/SCALE/*.json as one Markdown table\n"
     "                   (the paper's numbers, ours, the verdict, the command); trains nothing\n";
 

@@ -500,12 +500,13 @@ std::vector<Training> trainings(const RunConfig& c) {
 
 using NetworkKind = std::pair<std::string, std::string>;  // (network_of, training kind)
 
-// Seconds per pass over the training set, per network and kind, from the
-// epoch logs of the scale's runs so far (a stage-2 shard's epoch is 1/Q of
-// a pass).
+// Seconds per pass over the training set, per network and kind: the
+// fastest epoch in the logs of the scale's runs so far (a stage-2 shard's
+// epoch is 1/Q of a pass), so that epochs slowed by other work on the
+// machine do not inflate the estimate.
 std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
-  std::map<NetworkKind, std::pair<double, double>> sums;  // seconds, passes
-  if (!fs::exists(runs)) return {};
+  std::map<NetworkKind, double> fastest;
+  if (!fs::exists(runs)) return fastest;
   for (const auto& dir : fs::directory_iterator(runs)) {
     if (!fs::exists(dir.path() / "config.toml") || !fs::exists(dir.path() / "log.jsonl")) continue;
     const RunConfig c = load_config((dir.path() / "config.toml").string());
@@ -514,19 +515,20 @@ std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
       const auto j = nlohmann::json::parse(line, nullptr, false);
       if (j.is_discarded() || !j.contains("stage") || !j.contains("seconds")) continue;
       const std::string stage = j["stage"].get<std::string>(), kind = stage.substr(0, stage.find('.'));
-      auto& [seconds, passes] = sums[{network_of(c), kind == "finetune_average" ? "finetune" : kind}];
-      seconds += j["seconds"].get<double>();
-      passes += kind == "stage2" ? 1.0 / static_cast<double>(std::max<int64_t>(1, c.taper.bases)) : 1.0;
+      const double passes = kind == "stage2" ? 1.0 / static_cast<double>(std::max<int64_t>(1, c.taper.bases)) : 1.0;
+      const NetworkKind nk{network_of(c), kind == "finetune_average" ? "finetune" : kind};
+      const double per_pass = j["seconds"].get<double>() / passes;
+      const auto it = fastest.find(nk);
+      if (it == fastest.end() || per_pass < it->second) fastest[nk] = per_pass;
     }
   }
-  std::map<NetworkKind, double> per_pass;
-  for (const auto& [nk, sp] : sums) per_pass[nk] = sp.first / sp.second;
-  return per_pass;
+  return fastest;
 }
 
 // The distinct trainings of unfinished runs, summed per network and kind:
 // what the scale still costs once every shared checkpoint is trained once,
-// in hours where the scale's logs have measured that kind of epoch.
+// in hours where the scale's logs have measured that kind of epoch (at the
+// fastest epoch measured: a lower bound on an otherwise idle machine).
 void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::path& runs) {
   std::map<NetworkKind, std::set<std::string>> distinct;
   std::map<NetworkKind, int64_t> epochs;
@@ -553,7 +555,7 @@ void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::pa
     std::printf("  %6.1f h at %.0f s per epoch\n", epochs[nk] * m->second / 3600.0, m->second);
   }
   if (!distinct.empty()) {
-    std::printf("  about %.1f h of training at the measured speeds (evaluation not included)%s\n", hours,
+    std::printf("  about %.1f h of training at the fastest measured epochs (evaluation not included)%s\n", hours,
                 unmeasured > 0 ? (", plus " + std::to_string(unmeasured) + " epochs not measured yet").c_str() : "");
   }
 }
