@@ -525,37 +525,52 @@ std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
   return fastest;
 }
 
-// The distinct trainings of unfinished runs, summed per network and kind:
-// what the scale still costs once every shared checkpoint is trained once,
-// in hours where the scale's logs have measured that kind of epoch (at the
-// fastest epoch measured: a lower bound on an otherwise idle machine).
-void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::path& runs) {
+// The (kind, key) of every training that a finished run under `runs` holds:
+// share_stages copies those instead of training them again.
+std::set<std::pair<std::string, std::string>> finished_trainings(const fs::path& runs) {
+  std::set<std::pair<std::string, std::string>> done;
+  if (!fs::exists(runs)) return done;
+  for (const auto& dir : fs::directory_iterator(runs)) {
+    if (!fs::exists(dir.path() / "eval.json") || !fs::exists(dir.path() / "config.toml")) continue;
+    for (const Training& t : trainings(load_config((dir.path() / "config.toml").string()))) done.insert({t.kind, t.key});
+  }
+  return done;
+}
+
+// The distinct trainings of unfinished runs that no finished run holds,
+// summed per network and kind: what the scale still costs once every shared
+// checkpoint is trained once, in hours where the scale's logs have measured
+// that kind of epoch (at the fastest epoch measured: a lower bound on an
+// otherwise idle machine).
+void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::path& runs, std::FILE* out) {
+  const auto done = finished_trainings(runs);
   std::map<NetworkKind, std::set<std::string>> distinct;
   std::map<NetworkKind, int64_t> epochs;
   for (const auto& [dir, c] : todo) {
     for (const Training& t : trainings(c)) {
-      if (t.epochs > 0 && distinct[{t.what, t.kind}].insert(t.key).second) epochs[{t.what, t.kind}] += t.epochs;
+      if (t.epochs > 0 && !done.count({t.kind, t.key}) && distinct[{t.what, t.kind}].insert(t.key).second)
+        epochs[{t.what, t.kind}] += t.epochs;
     }
   }
   const std::map<NetworkKind, double> per_pass = measured_pass_seconds(runs);
-  std::printf("distinct trainings still to do (epochs over each network's training set):%s\n",
+  std::fprintf(out, "distinct trainings still to do (epochs over each network's training set):%s\n",
               distinct.empty() ? " none" : "");
   double hours = 0.0;
   int64_t unmeasured = 0;
   for (const auto& [nk, keys] : distinct) {
-    std::printf("  %-34s %-9s %3zu trainings, %5lld epochs", nk.first.c_str(), nk.second.c_str(), keys.size(),
+    std::fprintf(out, "  %-34s %-9s %3zu trainings, %5lld epochs", nk.first.c_str(), nk.second.c_str(), keys.size(),
                 static_cast<long long>(epochs[nk]));
     const auto m = per_pass.find(nk);
     if (m == per_pass.end()) {
-      std::printf("  (no epoch of this kind measured yet)\n");
+      std::fprintf(out, "  (no epoch of this kind measured yet)\n");
       unmeasured += epochs[nk];
       continue;
     }
     hours += epochs[nk] * m->second / 3600.0;
-    std::printf("  %6.1f h at %.0f s per epoch\n", epochs[nk] * m->second / 3600.0, m->second);
+    std::fprintf(out, "  %6.1f h at %.0f s per epoch\n", epochs[nk] * m->second / 3600.0, m->second);
   }
   if (!distinct.empty()) {
-    std::printf("  about %.1f h of training at the fastest measured epochs (evaluation not included)%s\n", hours,
+    std::fprintf(out, "  about %.1f h of training at the fastest measured epochs (evaluation not included)%s\n", hours,
                 unmeasured > 0 ? (", plus " + std::to_string(unmeasured) + " epochs not measured yet").c_str() : "");
   }
 }
@@ -564,6 +579,7 @@ void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::pa
 // not; then the scale's distinct runs overall (experiments share runs) and
 // the trainings the unfinished ones still need.
 void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
+  std::FILE* out = o.plan_out;
   const fs::path runs = fs::path(o.runs_dir) / o.scale;
   std::set<fs::path> all, all_done;
   std::map<fs::path, RunConfig> todo;
@@ -584,12 +600,12 @@ void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
     }
     all.insert(needed.begin(), needed.end());
     all_done.insert(done.begin(), done.end());
-    std::printf("%-10s %3zu rows x %lld seeds: %2zu runs, %2zu finished  (%s)\n", spec.name.c_str(), spec.rows.size(),
+    std::fprintf(out, "%-10s %3zu rows x %lld seeds: %2zu runs, %2zu finished  (%s)\n", spec.name.c_str(), spec.rows.size(),
                 static_cast<long long>(seeds), needed.size(), done.size(), spec.title.c_str());
   }
-  std::printf("scale %s: %zu distinct runs, %zu finished, under %s\n", o.scale.c_str(), all.size(), all_done.size(),
+  std::fprintf(out, "scale %s: %zu distinct runs, %zu finished, under %s\n", o.scale.c_str(), all.size(), all_done.size(),
               runs.c_str());
-  print_training_cost(todo, runs);
+  print_training_cost(todo, runs, o.plan_out);
 }
 
 }  // namespace

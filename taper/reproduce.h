@@ -32,6 +32,7 @@
 // runs/<scale>/ and resume after interruption.
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,7 @@ struct ReproduceOptions {
   std::string experiments_dir = "experiments", results_dir = "results", runs_dir = "runs";
   std::string command;            // recorded in the results
   bool plan = false;              // print the runs each experiment needs; train nothing
+  std::FILE* plan_out = stdout;   // where the plan goes
   Device device = Device::cpu();  // where every run trains and evaluates
 };
 

@@ -1029,6 +1029,45 @@ worse = "selection"
   moved["rows"][1]["mean"] = doc["rows"][1]["mean"].get<double>() + 5.0;
   std::ofstream(dir.str() + "/moved.json") << moved.dump();
   CHECK(compare_results(json_path, dir.str() + "/moved.json").size() == 1);
+  // The plan: a second file whose rows differ from the finished run in stage 3 only (two ways) and in
+  // the baseline; stage 1 and 2 are shared, so only those trainings are left, with the finished
+  // run's epoch times.
+  dir.write("experiments/unit/more.toml", R"(title = "more"
+base = "base.toml"
+seeds = 1
+[[row]]
+label = "k 2"
+metric = "taper_personalized"
+set = { "tasks.k" = 2 }
+[[row]]
+label = "k 2, other baseline"
+metric = "baseline_classifier_selection"
+set = { "tasks.k" = 2, "baseline.epochs" = 2 }
+[[row]]
+label = "more groups"
+metric = "taper_personalized"
+set = { "taper.groups" = 4 }
+)");
+  o.only = {"more"};
+  o.plan = true;
+  std::FILE* plan = std::tmpfile();
+  o.plan_out = plan;
+  reproduce(o);
+  std::rewind(plan);
+  std::vector<char> bytes(1 << 16);
+  const std::string text(bytes.data(), std::fread(bytes.data(), 1, bytes.size(), plan));
+  std::fclose(plan);
+  CAPTURE(text);
+  CHECK(text.find("more         3 rows x 1 seeds:  3 runs,  0 finished") != std::string::npos);
+  CHECK(text.find("stage1") == std::string::npos);
+  CHECK(text.find("stage2") == std::string::npos);
+  CHECK(text.find("stage3      2 trainings,     2 epochs") != std::string::npos);
+  CHECK(text.find("baseline    1 trainings,     2 epochs") != std::string::npos);
+  CHECK(text.find("s per epoch") != std::string::npos);  // measured by the finished run
+  CHECK(text.find("not measured yet") == std::string::npos);
+  CHECK(std::distance(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{}) == 1);  // trains nothing
+  o.plan = false;
+  o.plan_out = stdout;
   // Bad experiment files fail before any training, naming the file.
   dir.write("experiments/unit/bad.toml", "title = \"x\"\nbase = \"base.toml\"\n[[row]]\nlabel = \"a\"\nmetric = \"m\"\n"
                                          "eval = { \"model.arch\" = \"resnet20\" }\n");
