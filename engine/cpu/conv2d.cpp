@@ -61,12 +61,12 @@ Split split(const Window2d& g, int64_t images, int64_t tile_rows) {
 // The direct 3x3 kernel (conv2d_direct.h) where it measured faster than
 // im2col + GEMM (bench/conv_resnet18 --width 16 and 64, one thread):
 // forward (and so stride-1 data gradients) up to 64 -> 64 channels, 1.2-2x;
-// weight gradients up to 32 -> 32 channels on maps of 16x16 or more,
-// 1.1-1.3x. On smaller maps each block of sums is reloaded every few
-// vectors (2-5x slower), and at 64 channels the GEMM's larger tiles win.
+// stride-1 weight gradients up to 64 -> 64 channels on maps of 16x16 or
+// more, 1.1-2x. On smaller maps each block of sums is reloaded every few
+// vectors (2-4x slower than the GEMM); strided ones were no faster.
 bool direct_forward(const Window2d& g) { return direct_conv_fits(g) && g.c_in * g.c_out <= 64 * 64; }
 bool direct_weight_grad(const Window2d& g) {
-  return direct_conv_fits(g) && g.c_in * g.c_out <= 32 * 32 && g.h_out * g.w_out >= 16 * 16;
+  return direct_conv_fits(g) && g.stride_h == 1 && g.c_in * g.c_out <= 64 * 64 && g.h_out * g.w_out >= 16 * 16;
 }
 
 bool use_groups(const Window2d& g) { return g.c_out * g.c_in * g.kh * g.kw <= kGroupMaxWeights; }

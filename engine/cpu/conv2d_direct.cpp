@@ -20,9 +20,13 @@ constexpr int64_t kLanes = 8;
 constexpr int64_t kLanes = 4;
 #endif
 using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
-// Accumulators of one block: 4 output channels x 3 vectors of pixels
-// (12 of the 16 registers; 3 loads and 4 broadcasts per 12 FMAs).
+// Accumulators of one forward block: 4 output channels x 3 vectors of
+// pixels (12 of the 16 registers; 3 loads and 4 broadcasts per 12 FMAs).
 constexpr int kBlockChannels = 4, kBlockVectors = 3;
+// Of one weight-gradient block: 3 output channels x a kernel row's 3 taps
+// (9 registers, 3 for grad_y and 3 for the inputs: 6 loads per 9 FMAs; with
+// 4 channels the inputs no longer fit and were reloaded for every FMA).
+constexpr int kWeightBlockChannels = 4;
 constexpr int64_t kBlockPixels = kBlockVectors * kLanes;
 constexpr int64_t kPartitions = 8;  // weight gradients: per-partition sums, as in conv2d.cpp
 constexpr int64_t kWholeImages = 8;                // forward: batches this large give each thread whole images
@@ -48,6 +52,10 @@ Vec multiply_add(Vec a, Vec b, Vec c) {
   return a * b + c;
 #endif
 }
+// Without this GCC folds each input load into every FMA that uses it (3
+// loads of the same vector instead of 1; the weight-gradient loop became
+// load-bound at 12 loads per 9 FMAs).
+void keep_in_register(Vec& v) { asm("" : "+x"(v)); }
 float lane_sum(Vec v) {
   float s = 0.0f;
   for (int64_t l = 0; l < kLanes; ++l) s += v[l];
@@ -190,9 +198,11 @@ void weight_block(const float* const src[3], const float* gy, int64_t flat, Vec*
   for (int c = 0; c < CO; ++c)
     for (int j = 0; j < 3; ++j) acc[c][j] = sum[c * row + j];
   for (int64_t q = 0; q < flat; q += kLanes) {
-    const Vec xv[3] = {load(src[0] + q), load(src[1] + q), load(src[2] + q)};
+    Vec xv[3] = {load(src[0] + q), load(src[1] + q), load(src[2] + q)};
+    for (Vec& v : xv) keep_in_register(v);
     for (int c = 0; c < CO; ++c) {
-      const Vec gc = load(gy + c * flat + q);
+      Vec gc = load(gy + c * flat + q);
+      keep_in_register(gc);
       for (int j = 0; j < 3; ++j) acc[c][j] = multiply_add(gc, xv[j], acc[c][j]);
     }
   }
@@ -226,8 +236,8 @@ void weight_image(const float* x, const float* grad_y, Vec* sum, bool with_bias,
   const float* planes = fill_planes(x, n, in.begin, in.end, p, g);
   const float* gy = flat_grad_y(grad_y, n, p, g);
   int64_t co = 0;
-  for (; co + kBlockChannels <= g.c_out; co += kBlockChannels)
-    weight_channels<kBlockChannels>(planes, gy, offset, co, in, sum, p, g);
+  for (; co + kWeightBlockChannels <= g.c_out; co += kWeightBlockChannels)
+    weight_channels<kWeightBlockChannels>(planes, gy, offset, co, in, sum, p, g);
   for (; co < g.c_out; ++co) weight_channels<1>(planes, gy, offset, co, in, sum, p, g);
   if (!with_bias) return;
   Vec* bias_sum = sum + g.c_out * g.c_in * 9;
