@@ -344,24 +344,6 @@ void read_section(Reader& parent, const char* name, Fn&& read) {
   r.finish();
 }
 
-toml::table parse_toml(const std::string& text, const std::string& origin) {
-  // Bytes toml++ 3.3 mishandles (taper/toml.h) stop here, with their place.
-  if (const auto hazard = toml_hazard(text)) {
-    throw ConfigError(origin + ":" + std::to_string(hazard->line) + ":" + std::to_string(hazard->column) +
-                      ": TOML syntax error: " + hazard->what);
-  }
-  try {
-    return toml::parse(std::string_view(text), std::string_view(origin));
-  } catch (const toml::parse_error& e) {
-    const auto& at = e.source().begin;
-    throw ConfigError(origin + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
-                      ": TOML syntax error: " + std::string(e.description()));
-  } catch (const TomlInternalError& e) {
-    throw ConfigError(origin + ": TOML syntax error that toml++ cannot locate (" + e.what() +
-                      "; a table header like '[' followed by a newline?)");
-  }
-}
-
 }  // namespace
 
 RunConfig parse_config(const std::string& toml_text, const std::string& origin) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -84,21 +85,18 @@ Row read_row(const toml::table& t, const std::string& path) {
   return r;
 }
 
-toml::table parse_experiment_file(const std::string& path) {
-  try {
-    return toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    fail(path, std::string("TOML syntax error: ") + std::string(e.description()));
-  } catch (const TomlInternalError& e) {
-    fail(path, std::string("TOML syntax error that toml++ cannot locate: ") + e.what());
-  }
+// An experiment file or a base run config, through taper/toml.h's parser.
+toml::table parse_toml_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot read (" + std::string(std::strerror(errno)) + ")");
+  return parse_toml(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()), path);
 }
 
 // `extends = "../tiny/table6.toml"`: the other file's keys, with this file's
 // replacing them, except `set`, whose overrides add to the other's. Base
 // configs stay relative to this file, so one table serves every scale.
 toml::table resolve_extends(const std::string& path, int depth = 0) {
-  toml::table t = parse_experiment_file(path);
+  toml::table t = parse_toml_file(path);
   const auto parent = t["extends"].value<std::string>();
   if (!parent) return t;
   if (depth > 4) fail(path, "'extends' chain is longer than 4 files (a cycle?)");
@@ -173,7 +171,7 @@ void assign(toml::table& root, const std::string& dotted, const toml::node& valu
 RunConfig effective_config(const Spec& spec, const Row& row, int64_t seed, bool for_eval = false) {
   const std::string base_path = (fs::path(spec.path).parent_path() / (row.base.empty() ? spec.base : row.base)).string();
   if (!fs::exists(base_path)) fail(spec.path, "row '" + row.label + "': base config " + base_path + " does not exist");
-  toml::table t = toml::parse_file(base_path);
+  toml::table t = parse_toml_file(base_path);
   for (const auto& [k, v] : row.set) assign(t, std::string(k.str()), v);
   if (for_eval) {
     for (const auto& [k, v] : row.eval) assign(t, std::string(k.str()), v);
