@@ -122,16 +122,19 @@ bool traps_toml(char32_t c) {
 bool is_stand_in(char32_t c) { return c >= kStandIn && traps_toml(c - kStandIn + kTrapFirst); }
 
 // The UTF-8 sequence at text[i] (its code point and length), or {0, 1} for
-// a byte that starts none (toml++ reports invalid UTF-8 itself).
+// a byte that starts no valid one (toml++ reports invalid UTF-8 itself, so
+// an overlong or out-of-range sequence is left to it as it is).
 std::pair<char32_t, size_t> decode(std::string_view text, size_t i) {
   const auto b = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
-  const size_t n = b(0) >= 0xF0 ? 4 : b(0) >= 0xE0 ? 3 : b(0) >= 0xC0 ? 2 : 1;
+  const size_t n = b(0) >= 0xF5 ? 1 : b(0) >= 0xF0 ? 4 : b(0) >= 0xE0 ? 3 : b(0) >= 0xC2 ? 2 : 1;
   if (n == 1 || i + n > text.size()) return {0, 1};
   char32_t c = b(0) & (0x7F >> n);
   for (size_t k = 1; k < n; ++k) {
     if ((b(k) & 0xC0) != 0x80) return {0, 1};
     c = (c << 6) | (b(k) & 0x3F);
   }
+  const char32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (c < least[n] || c > 0x10FFFF) return {0, 1};
   return {c, n};
 }
 

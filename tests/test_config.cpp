@@ -361,6 +361,8 @@ TEST_CASE("config: characters toml++ cannot test for whitespace reach it only as
   CHECK(t["list"][0].value<std::string>() == "\xd0\x96");
   CHECK(t["list"][1].value<std::string>() == "\xef\xbb\xbe");
   CHECK(t["\xce\xba\xce\xbb"]["x"].value<int64_t>() == 1);
+  // An overlong encoding of U+00A1 is no character to shield: toml++ refuses the bytes itself.
+  CHECK(message_of("x = \"\xe0\x82\xa1\"\n").find("bad.toml:1:") == 0);
   // The stand-ins themselves (Plane 15 private use) are refused rather than mistaken for them.
   CHECK_THROWS_WITH_AS(taper::parse_toml("x = \"\xf3\xb0\x80\x81\"\n", "pua.toml"),
                        doctest::Contains("pua.toml: TOML syntax error: the private-use character U+F0001"), ConfigError);
