@@ -66,7 +66,8 @@ TEST_CASE("forward: conv2d matches a direct sum over kernel sizes, strides and p
 // engine/cpu/conv2d.cpp picks the direct 3x3 kernel (up to 64 x 64
 // channels), image groups or one batched GEMM (over 2^18 weights) by shape:
 // below, the first three cases take the direct kernel, 72 -> 72 image groups
-// and 64 -> 520 the batched GEMM; the small 3x3 cases above, the direct kernel.
+// and 64 -> 520 the batched GEMM; above, the 3x3 cases with stride 1 or 2 and
+// padding up to 2 take the direct kernel, the others image groups.
 TEST_CASE("forward: conv2d at layer sizes, by image groups (many groups) and batched (large weights)") {
   struct Case {
     Shape x, w;

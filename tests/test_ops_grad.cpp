@@ -57,8 +57,9 @@ TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
   for (const Case& c : {Case{{20, 16, 8, 8}, {16, 16, 3, 3}, 1}, Case{{9, 8, 9, 9}, {24, 8, 3, 3}, 2},
                         Case{{11, 5, 7, 9}, {6, 5, 3, 3}, 1}, Case{{37, 8, 4, 4}, {16, 8, 1, 1}, 2},
                         Case{{6, 48, 8, 8}, {48, 48, 3, 3}, 1}, Case{{3, 64, 4, 4}, {520, 64, 3, 3}, 1},
-                        // direct weight gradients (maps of 16x16 or more): 10 images over 8 partitions and
-                        // 7 = 4 + 3 channels; stride 2; 32 -> 32, whose sums pass in chunks of input channels
+                        // direct stride-1 weight gradients (maps of 16x16 or more): 10 images over 8
+                        // partitions and 7 = 4 + 3 channels; 32 -> 32, whose sums pass in chunks of input
+                        // channels; between them a stride-2 layer (direct forward, weight gradients by GEMM)
                         Case{{10, 6, 17, 18}, {7, 6, 3, 3}, 1}, Case{{3, 5, 33, 35}, {6, 5, 3, 3}, 2},
                         Case{{2, 32, 16, 16}, {32, 32, 3, 3}, 1}}) {
     CAPTURE(c.w.str());

@@ -172,13 +172,14 @@ void store_channel(const float* out, const float* bias, float* y, int64_t n, int
   }
 }
 
+// One image's output channels (or grad_y) on the planes' width.
 float* output_buffer(const Planes& p, const Window2d& g) {
   return aligned_floats(scratch(4, g.c_out * p.flat + kLanes));
 }
 
 // grad_y of image n on the planes' width, zeros in the extra columns and rows.
 float* flat_grad_y(const float* grad_y, int64_t n, const Planes& p, const Window2d& g) {
-  float* gy = aligned_floats(scratch(4, g.c_out * p.flat + kLanes));  // rows of whole aligned vectors
+  float* gy = output_buffer(p, g);  // rows of whole aligned vectors
   std::memset(gy, 0, g.c_out * p.flat * sizeof(float));
   for (int64_t co = 0; co < g.c_out; ++co)
     for (int64_t oh = 0; oh < g.h_out; ++oh)
@@ -271,7 +272,7 @@ void direct_conv_forward(const float* x, const float* w, const float* bias, floa
     }
     return;
   }
-  const int64_t blocks = (g.c_out + kBlockChannels - 1) / kBlockChannels;
+  const int64_t blocks = ceil_div(g.c_out, kBlockChannels);
   for (int64_t n = 0; n < g.n; ++n) {
     const float* planes = fill_planes(x, n, 0, g.c_in, p, g);
     float* out = output_buffer(p, g);
