@@ -1,5 +1,7 @@
 #include "taper/toml.h"
 
+#include <utf8proc.h>
+
 #include <cstdio>
 #include <utility>
 #include <vector>
@@ -121,60 +123,42 @@ bool traps_toml(char32_t c) {
 }
 bool is_stand_in(char32_t c) { return c >= kStandIn && traps_toml(c - kStandIn + kTrapFirst); }
 
-// The UTF-8 sequence at text[i] (its code point and length), or {0, 1} for
-// a byte that starts no valid one (toml++ reports invalid UTF-8 itself, so
-// an overlong or out-of-range sequence is left to it as it is).
-std::pair<char32_t, size_t> decode(std::string_view text, size_t i) {
-  const auto b = [&](size_t k) { return static_cast<unsigned char>(text[i + k]); };
-  const size_t n = b(0) >= 0xF5 ? 1 : b(0) >= 0xF0 ? 4 : b(0) >= 0xE0 ? 3 : b(0) >= 0xC2 ? 2 : 1;
-  if (n == 1 || i + n > text.size()) return {0, 1};
-  char32_t c = b(0) & (0x7F >> n);
-  for (size_t k = 1; k < n; ++k) {
-    if ((b(k) & 0xC0) != 0x80) return {0, 1};
-    c = (c << 6) | (b(k) & 0x3F);
-  }
-  const char32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (c < least[n] || c > 0x10FFFF) return {0, 1};
-  return {c, n};
-}
-
-void encode(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-}
-
-// Every code point for which `pick` holds replaced by `to(code point)`.
+// Every valid UTF-8 code point (utf8proc: shortest form, no surrogates,
+// at most U+10FFFF) for which `pick` holds replaced by `to(code point)`;
+// other bytes are copied, for toml++ to judge.
 template <class Pick, class To>
 std::string recode(std::string_view text, Pick pick, To to) {
   std::string out;
   out.reserve(text.size() + text.size() / 4);
+  const auto* bytes = reinterpret_cast<const utf8proc_uint8_t*>(text.data());
   for (size_t i = 0; i < text.size();) {
-    const auto [c, n] = decode(text, i);
-    if (n > 1 && pick(c)) {
-      encode(to(c), out);
+    utf8proc_int32_t c = -1;
+    const utf8proc_ssize_t n = utf8proc_iterate(bytes + i, static_cast<utf8proc_ssize_t>(text.size() - i), &c);
+    if (n > 1 && pick(static_cast<char32_t>(c))) {
+      utf8proc_uint8_t encoded[4];
+      out.append(reinterpret_cast<const char*>(encoded),
+                 utf8proc_encode_char(static_cast<utf8proc_int32_t>(to(static_cast<char32_t>(c))), encoded));
     } else {
-      out.append(text.substr(i, n));
+      out.append(text.substr(i, n > 0 ? n : 1));
     }
-    i += n;
+    i += n > 0 ? n : 1;
   }
   return out;
 }
 
-std::string shield(std::string_view text) {
-  return recode(text, traps_toml, [](char32_t c) { return c - kTrapFirst + kStandIn; });
+// The text with stand-ins; a stand-in already in it would come back as
+// another character, so it is refused.
+std::string shield(std::string_view text, const std::string& origin) {
+  const auto pick = [&](char32_t c) {
+    if (is_stand_in(c)) {
+      char hex[16];
+      std::snprintf(hex, sizeof hex, "%05X", static_cast<unsigned>(c));
+      throw ConfigError(origin + ": TOML syntax error: the private-use character U+" + hex +
+                        " (reserved here as a stand-in; see taper/toml.h)");
+    }
+    return traps_toml(c);
+  };
+  return recode(text, pick, [](char32_t c) { return c - kTrapFirst + kStandIn; });
 }
 std::string unshield(std::string_view text) {
   return recode(text, is_stand_in, [](char32_t c) { return c - kStandIn + kTrapFirst; });
@@ -210,19 +194,9 @@ toml::table parse_toml(std::string_view text, const std::string& origin) {
     throw ConfigError(origin + ":" + std::to_string(hazard->line) + ":" + std::to_string(hazard->column) +
                       ": TOML syntax error: " + hazard->what);
   }
-  for (size_t i = 0; i < text.size();) {
-    const auto [c, n] = decode(text, i);
-    if (is_stand_in(c)) {
-      throw ConfigError(origin + ": TOML syntax error: the private-use character U+" + [](char32_t v) {
-        char hex[16];
-        std::snprintf(hex, sizeof hex, "%05X", static_cast<unsigned>(v));
-        return std::string(hex);
-      }(c) + " (reserved here as a stand-in; see taper/toml.h)");
-    }
-    i += n;
-  }
+  const std::string shielded = shield(text, origin);
   try {
-    toml::table table = toml::parse(shield(text), std::string_view(origin));
+    toml::table table = toml::parse(shielded, std::string_view(origin));
     unshield(table);
     return table;
   } catch (const toml::parse_error& e) {
