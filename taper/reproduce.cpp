@@ -246,21 +246,31 @@ const SharedCheckpoint kShared[] = {
 // Copies the finished checkpoints of other runs whose training of them
 // agrees with this run's, so that rows differing only in later stages (or
 // only in evaluation) never train a stage twice.
+// The run directories under `runs` with a config.toml (and an eval.json,
+// when finished_only), with their configs.
+std::vector<std::pair<fs::path, RunConfig>> runs_in(const fs::path& runs, bool finished_only) {
+  std::vector<std::pair<fs::path, RunConfig>> found;
+  if (!fs::exists(runs)) return found;
+  for (const auto& dir : fs::directory_iterator(runs)) {
+    const fs::path cfg = dir.path() / "config.toml";
+    if (!fs::exists(cfg) || (finished_only && !fs::exists(dir.path() / "eval.json"))) continue;
+    found.emplace_back(dir.path(), load_config(cfg.string()));
+  }
+  return found;
+}
+
 void share_stages(const fs::path& runs, const RunConfig& c, const fs::path& dir) {
-  if (!fs::exists(runs)) return;
-  for (const auto& other : fs::directory_iterator(runs)) {
-    const fs::path cfg = other.path() / "config.toml";
-    if (other.path() == dir || !fs::exists(cfg) || !fs::exists(other.path() / "eval.json")) continue;
-    const RunConfig o = load_config(cfg.string());
+  for (const auto& [other, o] : runs_in(runs, true)) {
+    if (other == dir) continue;
     for (const SharedCheckpoint& shared : kShared) {
       if (shared.key(o) != shared.key(c)) continue;
-      for (const auto& f : fs::directory_iterator(other.path())) {
+      for (const auto& f : fs::directory_iterator(other)) {
         const std::string name = f.path().filename().string();
         if (name.rfind(shared.prefix, 0) != 0 || f.path().extension() != ".safetensors") continue;
         if (fs::exists(dir / name)) continue;
         fs::create_directories(dir);
         fs::copy_file(f.path(), dir / name);
-        std::fprintf(stderr, "reproduce: sharing %s of %s\n", name.c_str(), other.path().c_str());
+        std::fprintf(stderr, "reproduce: sharing %s of %s\n", name.c_str(), other.c_str());
       }
     }
   }
@@ -504,11 +514,8 @@ using NetworkKind = std::pair<std::string, std::string>;  // (network_of, traini
 // machine do not inflate the estimate.
 std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
   std::map<NetworkKind, double> fastest;
-  if (!fs::exists(runs)) return fastest;
-  for (const auto& dir : fs::directory_iterator(runs)) {
-    if (!fs::exists(dir.path() / "config.toml") || !fs::exists(dir.path() / "log.jsonl")) continue;
-    const RunConfig c = load_config((dir.path() / "config.toml").string());
-    std::ifstream log(dir.path() / "log.jsonl");
+  for (const auto& [dir, c] : runs_in(runs, false)) {
+    std::ifstream log(dir / "log.jsonl");  // none yet: no lines
     for (std::string line; std::getline(log, line);) {
       const auto j = nlohmann::json::parse(line, nullptr, false);
       if (j.is_discarded() || !j.contains("stage") || !j.contains("seconds")) continue;
@@ -527,10 +534,8 @@ std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
 // share_stages copies those instead of training them again.
 std::set<std::pair<std::string, std::string>> finished_trainings(const fs::path& runs) {
   std::set<std::pair<std::string, std::string>> done;
-  if (!fs::exists(runs)) return done;
-  for (const auto& dir : fs::directory_iterator(runs)) {
-    if (!fs::exists(dir.path() / "eval.json") || !fs::exists(dir.path() / "config.toml")) continue;
-    for (const Training& t : trainings(load_config((dir.path() / "config.toml").string()))) done.insert({t.kind, t.key});
+  for (const auto& [dir, c] : runs_in(runs, true)) {
+    for (const Training& t : trainings(c)) done.insert({t.kind, t.key});
   }
   return done;
 }
@@ -552,12 +557,12 @@ void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::pa
   }
   const std::map<NetworkKind, double> per_pass = measured_pass_seconds(runs);
   std::fprintf(out, "distinct trainings still to do (epochs over each network's training set):%s\n",
-              distinct.empty() ? " none" : "");
+               distinct.empty() ? " none" : "");
   double hours = 0.0;
   int64_t unmeasured = 0;
   for (const auto& [nk, keys] : distinct) {
     std::fprintf(out, "  %-34s %-9s %3zu trainings, %5lld epochs", nk.first.c_str(), nk.second.c_str(), keys.size(),
-                static_cast<long long>(epochs[nk]));
+                 static_cast<long long>(epochs[nk]));
     const auto m = per_pass.find(nk);
     if (m == per_pass.end()) {
       std::fprintf(out, "  (no epoch of this kind measured yet)\n");
@@ -569,7 +574,7 @@ void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::pa
   }
   if (!distinct.empty()) {
     std::fprintf(out, "  about %.1f h of training at the fastest measured epochs (evaluation not included)%s\n", hours,
-                unmeasured > 0 ? (", plus " + std::to_string(unmeasured) + " epochs not measured yet").c_str() : "");
+                 unmeasured > 0 ? (", plus " + std::to_string(unmeasured) + " epochs not measured yet").c_str() : "");
   }
 }
 
@@ -598,12 +603,12 @@ void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
     }
     all.insert(needed.begin(), needed.end());
     all_done.insert(done.begin(), done.end());
-    std::fprintf(out, "%-10s %3zu rows x %lld seeds: %2zu runs, %2zu finished  (%s)\n", spec.name.c_str(), spec.rows.size(),
-                static_cast<long long>(seeds), needed.size(), done.size(), spec.title.c_str());
+    std::fprintf(out, "%-10s %3zu rows x %lld seeds: %2zu runs, %2zu finished  (%s)\n", spec.name.c_str(),
+                 spec.rows.size(), static_cast<long long>(seeds), needed.size(), done.size(), spec.title.c_str());
   }
-  std::fprintf(out, "scale %s: %zu distinct runs, %zu finished, under %s\n", o.scale.c_str(), all.size(), all_done.size(),
-              runs.c_str());
-  print_training_cost(todo, runs, o.plan_out);
+  std::fprintf(out, "scale %s: %zu distinct runs, %zu finished, under %s\n", o.scale.c_str(), all.size(),
+               all_done.size(), runs.c_str());
+  print_training_cost(todo, runs, out);
 }
 
 }  // namespace
