@@ -3,7 +3,7 @@
 // task samplers that fit each.
 //
 //   cifar100         <root>/cifar-100-binary   100 classes, 20 super-categories
-//   cifar100-styles  the same, rendered in 6 synthetic domains (data/styles.h)
+//   cifar100-styles  the same images, each in one of 6 synthetic domains (data/styles.h)
 //   pacs             <root>/pacs-64            7 classes, 4 domains
 //   imagenet         <root>/imagenet           1,000 wnids; test = val
 //   inaturalist2021  <root>/inaturalist-2021   10,000 species, 11 super-categories; test = val

@@ -400,27 +400,35 @@ Image render_style(const Image& image, Style style, uint64_t seed, int64_t index
   throw DataError("render_style: unknown style");
 }
 
-StyledImageStore::StyledImageStore(std::shared_ptr<const ImageStore> base, std::vector<Style> styles, uint64_t seed)
-    : base_(std::move(base)), styles_(std::move(styles)), seed_(seed) {}
+StyledImageStore::StyledImageStore(std::shared_ptr<const ImageStore> base, std::vector<Style> style_of_image,
+                                   uint64_t seed)
+    : base_(std::move(base)), style_of_image_(std::move(style_of_image)), seed_(seed) {
+  if (int64_t(style_of_image_.size()) != base_->size())
+    throw std::invalid_argument("StyledImageStore: one style per base image");
+}
 
 Image StyledImageStore::image(int64_t index) const {
-  const int64_t n = base_->size();
   if (index < 0 || index >= size()) throw DataError("styled image index " + std::to_string(index) + " out of range");
-  return render_style(base_->image(index % n), styles_[index / n], seed_, index % n);
+  return render_style(base_->image(index), style_of_image_[index], seed_, index);
 }
 
 Dataset make_styled_dataset(const Dataset& base, const std::vector<Style>& styles, uint64_t seed) {
+  if (styles.empty()) throw std::invalid_argument("make_styled_dataset: no styles");
   Dataset out;
   out.name = base.name + "-styles";
   out.split = base.split;
   out.meta = base.meta;
   out.meta.domain_names.clear();
-  for (int64_t s = 0; s < int64_t(styles.size()); ++s) {
-    out.meta.domain_names.push_back(style_name(styles[s]));
-    out.labels.insert(out.labels.end(), base.labels.begin(), base.labels.end());
-    out.domains.insert(out.domains.end(), base.labels.size(), s);
+  for (Style s : styles) out.meta.domain_names.push_back(style_name(s));
+  out.labels = base.labels;
+  std::vector<int64_t> seen_of_class(base.meta.num_classes(), 0);
+  std::vector<Style> style_of_image;
+  for (int64_t label : base.labels) {
+    const int64_t s = seen_of_class.at(label)++ % int64_t(styles.size());
+    out.domains.push_back(s);
+    style_of_image.push_back(styles[s]);
   }
-  out.images = std::make_shared<StyledImageStore>(base.images, styles, seed);
+  out.images = std::make_shared<StyledImageStore>(base.images, std::move(style_of_image), seed);
   return out;
 }
 

@@ -27,25 +27,28 @@ Style style_from_name(const std::string& name);  // throws DataError for an unkn
 // thread. Sketch and Quickdraw are grey (R = G = B). Output size = input size.
 Image render_style(const Image& image, Style style, uint64_t seed, int64_t index);
 
-// Renders on demand: the styled CIFAR-100 train split would be 50k images x
-// 6 styles x 3 KB = 900 MB held eagerly, while rendering one 32x32 image
-// takes 20-150 microseconds. Index i is base image i % n in styles[i / n].
+// Renders on demand: the styled CIFAR-100 train split held eagerly would be
+// another 150 MB of pixels, while rendering one 32x32 image takes 20-150
+// microseconds. Index i is base image i drawn in style_of_image[i].
 class StyledImageStore final : public ImageStore {
  public:
-  StyledImageStore(std::shared_ptr<const ImageStore> base, std::vector<Style> styles, uint64_t seed);
-  int64_t size() const override { return base_->size() * static_cast<int64_t>(styles_.size()); }
+  StyledImageStore(std::shared_ptr<const ImageStore> base, std::vector<Style> style_of_image, uint64_t seed);
+  int64_t size() const override { return base_->size(); }
   Image image(int64_t index) const override;
   bool decodes_files() const override { return base_->decodes_files(); }
 
  private:
   std::shared_ptr<const ImageStore> base_;
-  std::vector<Style> styles_;
+  std::vector<Style> style_of_image_;
   uint64_t seed_;
 };
 
-// `base` once per style, style-major: base.size() * styles.size() images,
-// labels repeated, domain = position in `styles`, meta.domain_names = their
-// names, name = base.name + "-styles". Images are a StyledImageStore.
+// Every image of `base` once, in one of `styles`: the r-th image of a class
+// (in base order) is drawn in styles[r % styles.size()]. Like DomainNet's
+// domains, no two domains show the same picture, every image is used, and
+// each (class, domain) cell holds an equal share of the class, give or take
+// one. Labels as in base, domain = position in `styles`, meta.domain_names =
+// their names, name = base.name + "-styles". Images are a StyledImageStore.
 Dataset make_styled_dataset(const Dataset& base, const std::vector<Style>& styles, uint64_t seed);
 
 // Tiles rows of images into one picture for looking at: every image is

@@ -141,8 +141,8 @@ TEST_CASE("styles: sketch and quickdraw are grey; quickdraw is black strokes on 
   for (Style s : {Style::Painting, Style::Clipart, Style::Infograph}) CHECK_FALSE(is_grey(render_style(im, s, 1, 0)));
 }
 
-TEST_CASE("styles: the styled dataset repeats the base once per style and renders lazily") {
-  const int64_t n = 3;
+TEST_CASE("styles: the styled dataset draws each image once, a class's images taking the styles in turn") {
+  const int64_t n = 7;
   std::vector<uint8_t> pixels;
   for (int64_t i = 0; i < n; ++i) {
     const Image im = test_image(10 + i);
@@ -153,8 +153,8 @@ TEST_CASE("styles: the styled dataset repeats the base once per style and render
   base.split = "train";
   base.meta.class_names = {"a", "b", "c"};
   base.meta.domain_names = {"real"};
-  base.labels = {2, 0, 1};
-  base.domains = {0, 0, 0};
+  base.labels = {2, 0, 0, 2, 0, 0, 2};
+  base.domains = std::vector<int64_t>(n, 0);
   base.images = std::make_shared<MemoryImageStore>(n, 32, 32, pixels);
 
   const std::vector<Style> styles = {Style::Real, Style::Clipart, Style::Quickdraw};
@@ -163,14 +163,18 @@ TEST_CASE("styles: the styled dataset repeats the base once per style and render
   CHECK(d.split == "train");
   CHECK(d.meta.class_names == base.meta.class_names);
   CHECK(d.meta.domain_names == std::vector<std::string>{"real", "clipart", "quickdraw"});
-  CHECK(d.size() == n * 3);
-  CHECK(d.images->size() == n * 3);
-  CHECK(d.labels == std::vector<int64_t>{2, 0, 1, 2, 0, 1, 2, 0, 1});
-  CHECK(d.domains == std::vector<int64_t>{0, 0, 0, 1, 1, 1, 2, 2, 2});
+  CHECK(d.size() == n);
+  CHECK(d.images->size() == n);
+  CHECK(d.labels == base.labels);
+  // class 2: images 0, 3, 6 -> styles 0, 1, 2; class 0: images 1, 2, 4, 5 -> 0, 1, 2, 0
+  CHECK(d.domains == std::vector<int64_t>{0, 0, 1, 1, 2, 0, 2});
   for (int64_t i = 0; i < d.size(); ++i)
-    CHECK(d.images->image(i).pixels == render_style(base.images->image(i % n), styles[i / n], 9, i % n).pixels);
-  CHECK_THROWS_AS(d.images->image(n * 3), DataError);
+    CHECK(d.images->image(i).pixels == render_style(base.images->image(i), styles[d.domains[i]], 9, i).pixels);
+  CHECK(d.images->image(0).pixels == base.images->image(0).pixels);  // real is the unchanged image
+  CHECK(d.images->image(3).pixels != base.images->image(3).pixels);
+  CHECK_THROWS_AS(d.images->image(n), DataError);
   CHECK_THROWS_AS(d.images->image(-1), DataError);
+  CHECK_THROWS_AS(make_styled_dataset(base, {}, 9), std::invalid_argument);
 }
 
 TEST_CASE("styles: preview_grid upscales by nearest neighbour into grey-separated cells") {
