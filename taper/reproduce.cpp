@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "data/catalog.h"
+#include "engine/safetensors.h"
 #include "taper/analyses.h"
 #include "taper/config.h"
 #include "taper/content_hash.h"
@@ -232,20 +233,20 @@ std::string taper_key(const RunConfig& c) {
 struct SharedCheckpoint {
   std::string prefix;  // checkpoint files starting with it (stage2.shard00, stage2.shard01, ...)
   std::string (*key)(const RunConfig&);
+  int64_t (*epochs)(const RunConfig&);  // the stage's length: its checkpoint is finished at this many
 };
 
 const SharedCheckpoint kShared[] = {
-    {"stage1.", [](const RunConfig& c) { return to_toml(stage1_part(c)); }},
-    {"stage2.", [](const RunConfig& c) { return to_toml(stage2_part(c)); }},
-    {"stage3.", taper_key},
-    {"naive.", taper_key},
-    {"baseline.", baseline_key},
-    {"finetune_average.", finetune_key},
+    {"stage1.", [](const RunConfig& c) { return to_toml(stage1_part(c)); },
+     [](const RunConfig& c) { return c.stage1.epochs; }},
+    {"stage2.", [](const RunConfig& c) { return to_toml(stage2_part(c)); },
+     [](const RunConfig& c) { return c.stage2.epochs; }},
+    {"stage3.", taper_key, [](const RunConfig& c) { return c.stage3.epochs; }},
+    {"naive.", taper_key, [](const RunConfig& c) { return c.stage1.epochs + c.stage2.epochs + c.stage3.epochs; }},
+    {"baseline.", baseline_key, [](const RunConfig& c) { return c.baseline.epochs; }},
+    {"finetune_average.", finetune_key, [](const RunConfig& c) { return c.finetune_average.epochs; }},
 };
 
-// Copies the finished checkpoints of other runs whose training of them
-// agrees with this run's, so that rows differing only in later stages (or
-// only in evaluation) never train a stage twice.
 // The run directories under `runs` with a config.toml (and an eval.json,
 // when finished_only), with their configs.
 std::vector<std::pair<fs::path, RunConfig>> runs_in(const fs::path& runs, bool finished_only) {
@@ -259,15 +260,29 @@ std::vector<std::pair<fs::path, RunConfig>> runs_in(const fs::path& runs, bool f
   return found;
 }
 
+// Whether a checkpoint file holds all `epochs` of its stage: those of an
+// interrupted run may hold fewer.
+bool holds_epochs(const fs::path& checkpoint, int64_t epochs) {
+  const auto meta = load_safetensors(checkpoint.string()).metadata;
+  const auto it = meta.find("epochs_done");
+  return it != meta.end() && std::stoll(it->second) >= epochs;
+}
+
+// Copies the finished checkpoints of other runs whose training of them
+// agrees with this run's, so that rows differing only in later stages (or
+// only in evaluation) never train a stage twice. A run interrupted, or
+// abandoned when its later stages were reconfigured, still lends the stages
+// it finished.
 void share_stages(const fs::path& runs, const RunConfig& c, const fs::path& dir) {
-  for (const auto& [other, o] : runs_in(runs, true)) {
+  for (const auto& [other, o] : runs_in(runs, false)) {
     if (other == dir) continue;
+    const bool finished = fs::exists(other / "eval.json");
     for (const SharedCheckpoint& shared : kShared) {
       if (shared.key(o) != shared.key(c)) continue;
       for (const auto& f : fs::directory_iterator(other)) {
         const std::string name = f.path().filename().string();
         if (name.rfind(shared.prefix, 0) != 0 || f.path().extension() != ".safetensors") continue;
-        if (fs::exists(dir / name)) continue;
+        if (fs::exists(dir / name) || (!finished && !holds_epochs(f.path(), shared.epochs(c)))) continue;
         fs::create_directories(dir);
         fs::copy_file(f.path(), dir / name);
         std::fprintf(stderr, "reproduce: sharing %s of %s\n", name.c_str(), other.c_str());

@@ -1151,6 +1151,51 @@ TEST_CASE("taper: self-improvement and mixer analyses on a tiny run") {
                     doctest::Contains("super-category 'dragons' is not one of cifar100's"));
 }
 
+TEST_CASE("taper reproduce: an interrupted run lends the stages it finished, not the one it was in") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  dir.write("experiments/unit/base.toml", read_bytes(config_path("tiny_e2e.toml")));
+  dir.write("experiments/unit/exp.toml", R"(title = "unit"
+base = "base.toml"
+seeds = 1
+[[row]]
+label = "TAPER"
+metric = "taper_personalized"
+set = {}
+)");
+  ReproduceOptions o = unit_scale(dir);
+  reproduce(o);
+  std::vector<fs::path> runs(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{});
+  REQUIRE(runs.size() == 1);
+  // Turn the run into one interrupted in stage 3: no eval.json, stage 3 at 0 epochs.
+  const fs::path interrupted = runs[0];
+  fs::remove(interrupted / "eval.json");
+  const std::string stage3 = (interrupted / "stage3.safetensors").string();
+  SafetensorsFile partial = load_safetensors(stage3);
+  partial.metadata["epochs_done"] = "0";
+  save_safetensors(stage3, partial);
+  // A row that differs in the baseline only: stages 1 and 2 come from the
+  // interrupted run, stage 3 is trained again.
+  dir.write("experiments/unit/exp.toml", R"(title = "unit"
+base = "base.toml"
+seeds = 1
+[[row]]
+label = "TAPER"
+metric = "taper_personalized"
+set = { "baseline.epochs" = 2 }
+)");
+  reproduce(o);
+  runs.assign(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{});
+  REQUIRE(runs.size() == 2);
+  const fs::path fresh = runs[0] == interrupted ? runs[1] : runs[0];
+  CHECK(fs::exists(fresh / "eval.json"));
+  const std::string log = read_bytes((fresh / "log.jsonl").string());
+  CHECK(log.find("\"stage1\"") == std::string::npos);
+  CHECK(log.find("\"stage2") == std::string::npos);
+  CHECK(log.find("\"stage3\"") != std::string::npos);
+  CHECK(log.find("\"baseline\"") != std::string::npos);
+}
+
 TEST_CASE("taper reproduce: extends, shared set, per-row bases, analyses with figures, stage 3 shared across files") {
   SKIP_WITHOUT_CIFAR100();
   TempDir dir;
