@@ -247,15 +247,13 @@ const SharedCheckpoint kShared[] = {
     {"finetune_average.", finetune_key, [](const RunConfig& c) { return c.finetune_average.epochs; }},
 };
 
-// The run directories under `runs` with a config.toml (and an eval.json,
-// when finished_only), with their configs.
-std::vector<std::pair<fs::path, RunConfig>> runs_in(const fs::path& runs, bool finished_only) {
+// The run directories under `runs` with a config.toml, finished or not, with their configs.
+std::vector<std::pair<fs::path, RunConfig>> runs_in(const fs::path& runs) {
   std::vector<std::pair<fs::path, RunConfig>> found;
   if (!fs::exists(runs)) return found;
   for (const auto& dir : fs::directory_iterator(runs)) {
     const fs::path cfg = dir.path() / "config.toml";
-    if (!fs::exists(cfg) || (finished_only && !fs::exists(dir.path() / "eval.json"))) continue;
-    found.emplace_back(dir.path(), load_config(cfg.string()));
+    if (fs::exists(cfg)) found.emplace_back(dir.path(), load_config(cfg.string()));
   }
   return found;
 }
@@ -274,7 +272,7 @@ bool holds_epochs(const fs::path& checkpoint, int64_t epochs) {
 // abandoned when its later stages were reconfigured, still lends the stages
 // it finished.
 void share_stages(const fs::path& runs, const RunConfig& c, const fs::path& dir) {
-  for (const auto& [other, o] : runs_in(runs, false)) {
+  for (const auto& [other, o] : runs_in(runs)) {
     if (other == dir) continue;
     const bool finished = fs::exists(other / "eval.json");
     for (const SharedCheckpoint& shared : kShared) {
@@ -500,6 +498,8 @@ std::string utc_now() {
 struct Training {
   std::string kind, key, what;
   int64_t epochs;
+  std::string prefix;     // its checkpoint files (kShared's prefix)
+  int64_t files = 1;      // how many: stage 2 has one per basis
 };
 
 std::string network_of(const RunConfig& c) {
@@ -508,17 +508,30 @@ std::string network_of(const RunConfig& c) {
 
 std::vector<Training> trainings(const RunConfig& c) {
   const std::string what = network_of(c);
-  std::vector<Training> t{{"stage1", to_toml(stage1_part(c)), what, c.stage1.epochs}};
+  std::vector<Training> t{{"stage1", to_toml(stage1_part(c)), what, c.stage1.epochs, "stage1."}};
   if (c.taper.training == "naive") {
-    t.push_back({"naive", taper_key(c), what, c.stage1.epochs + c.stage2.epochs + c.stage3.epochs});
+    t.push_back({"naive", taper_key(c), what, c.stage1.epochs + c.stage2.epochs + c.stage3.epochs, "naive."});
   } else {
     // Stage 2 trains each basis on its shard: the bases together pass over the training set stage2.epochs times.
-    t.push_back({"stage2", to_toml(stage2_part(c)), what, c.stage2.epochs});
-    t.push_back({"stage3", taper_key(c), what, c.stage3.epochs});
-    if (c.finetune_average.epochs > 0) t.push_back({"finetune", finetune_key(c), what, c.finetune_average.epochs});
+    t.push_back({"stage2", to_toml(stage2_part(c)), what, c.stage2.epochs, "stage2.", c.taper.bases});
+    t.push_back({"stage3", taper_key(c), what, c.stage3.epochs, "stage3."});
+    if (c.finetune_average.epochs > 0)
+      t.push_back({"finetune", finetune_key(c), what, c.finetune_average.epochs, "finetune_average."});
   }
-  if (c.baseline.epochs > 0) t.push_back({"baseline", baseline_key(c), what, c.baseline.epochs});
+  if (c.baseline.epochs > 0) t.push_back({"baseline", baseline_key(c), what, c.baseline.epochs, "baseline."});
   return t;
+}
+
+// Whether an unfinished run's directory holds all of a training's checkpoint
+// files, each with all its epochs (the files share_stages would copy).
+bool holds_training(const fs::path& dir, const Training& t) {
+  int64_t complete = 0;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    const std::string name = f.path().filename().string();
+    if (name.rfind(t.prefix, 0) == 0 && f.path().extension() == ".safetensors" && holds_epochs(f.path(), t.epochs))
+      ++complete;
+  }
+  return complete >= t.files;
 }
 
 using NetworkKind = std::pair<std::string, std::string>;  // (network_of, training kind)
@@ -529,7 +542,7 @@ using NetworkKind = std::pair<std::string, std::string>;  // (network_of, traini
 // machine do not inflate the estimate.
 std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
   std::map<NetworkKind, double> fastest;
-  for (const auto& [dir, c] : runs_in(runs, false)) {
+  for (const auto& [dir, c] : runs_in(runs)) {
     std::ifstream log(dir / "log.jsonl");  // none yet: no lines
     for (std::string line; std::getline(log, line);) {
       const auto j = nlohmann::json::parse(line, nullptr, false);
@@ -545,17 +558,21 @@ std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
   return fastest;
 }
 
-// The (kind, key) of every training that a finished run under `runs` holds:
-// share_stages copies those instead of training them again.
+// The (kind, key) of every training that a run under `runs` holds, finished
+// or (for an unfinished run) with all its epochs: share_stages copies those
+// instead of training them again.
 std::set<std::pair<std::string, std::string>> finished_trainings(const fs::path& runs) {
   std::set<std::pair<std::string, std::string>> done;
-  for (const auto& [dir, c] : runs_in(runs, true)) {
-    for (const Training& t : trainings(c)) done.insert({t.kind, t.key});
+  for (const auto& [dir, c] : runs_in(runs)) {
+    const bool finished = fs::exists(dir / "eval.json");
+    for (const Training& t : trainings(c)) {
+      if (finished || holds_training(dir, t)) done.insert({t.kind, t.key});
+    }
   }
   return done;
 }
 
-// The distinct trainings of unfinished runs that no finished run holds,
+// The distinct trainings of unfinished runs that no run holds yet,
 // summed per network and kind: what the scale still costs once every shared
 // checkpoint is trained once, in hours where the scale's logs have measured
 // that kind of epoch (at the fastest epoch measured: a lower bound on an

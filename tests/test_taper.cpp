@@ -1184,6 +1184,22 @@ label = "TAPER"
 metric = "taper_personalized"
 set = { "baseline.epochs" = 2 }
 )");
+  // The plan counts the stages the interrupted run finished as done.
+  o.plan = true;
+  std::FILE* plan = std::tmpfile();
+  o.plan_out = plan;
+  reproduce(o);
+  std::rewind(plan);
+  std::vector<char> bytes(1 << 16);
+  const std::string text(bytes.data(), std::fread(bytes.data(), 1, bytes.size(), plan));
+  std::fclose(plan);
+  CAPTURE(text);
+  CHECK(text.find("stage1") == std::string::npos);
+  CHECK(text.find("stage2") == std::string::npos);
+  CHECK(text.find("stage3      1 trainings,     1 epochs") != std::string::npos);
+  CHECK(text.find("baseline    1 trainings,     2 epochs") != std::string::npos);
+  o.plan = false;
+  o.plan_out = stdout;
   reproduce(o);
   runs.assign(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{});
   REQUIRE(runs.size() == 2);
