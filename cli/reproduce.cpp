@@ -1,8 +1,18 @@
-// `taper reproduce --scale S [--only NAME,...] [--seeds N] [--check | --plan | --claims]`.
+// `taper reproduce --scale S [--only NAME,...] [--seeds N] [--jobs N | --shard K/N] [--check | --plan | --claims]`.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
+#include <stdexcept>
+#include <thread>
 
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -12,7 +22,7 @@ namespace taper::cli {
 
 const char kReproduceHelp[] =
     "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check | --plan | --claims]\n"
-    "                       [--device cpu|cuda] [--tf32]\n\n"
+    "                       [--jobs N | --shard K/N] [--device cpu|cuda] [--tf32]\n\n"
     "Runs the paper's tables and figures as experiments/SCALE/NAME.toml describe them\n"
     "(SCALE: tiny, mini, gpu, paper), across seeds, sharing runs and stage checkpoints\n"
     "between rows, resuming interrupted runs (runs/SCALE/), and writes\n"
@@ -20,6 +30,14 @@ const char kReproduceHelp[] =
     "per claim, and the command, commit, seeds, machine and wall time.\n\n"
     "  --only NAME,...  just these experiments (default: every file of the scale)\n"
     "  --seeds N        seeds per row (default: each file's own)\n"
+    "  --jobs N         train in N processes at once, each with cores/N OpenMP threads\n"
+    "                   (two one-thread ResNet-8 trainings outrun one two-thread one on\n"
+    "                   2 cores: results/perf/mini_plan.txt), their output in\n"
+    "                   runs/SCALE/shard-K.log, then evaluate and write the results here.\n"
+    "                   The numbers are those of --jobs 1: kernels do not depend on the\n"
+    "                   thread count\n"
+    "  --shard K/N      train and evaluate only shard K (0 to N-1) of the runs, grouped by\n"
+    "                   their stage-1 checkpoint; write no results (what --jobs runs)\n"
     "  --device DEV     where runs train and evaluate: cpu (default) or cuda; fails at\n"
     "                   once with 'no CUDA device' without a GPU\n"
     "  --tf32           let the GPU use TF32 for FP32 GEMM and convolution (faster,\n"
@@ -37,6 +55,83 @@ const char kReproduceHelp[] =
 
 namespace {
 
+// "K/N" with 0 <= K < N.
+std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
+  int64_t k = -1, n = 0;
+  char slash = 0, rest = 0;
+  if (std::sscanf(text.c_str(), "%ld%c%ld%c", &k, &slash, &n, &rest) != 3 || slash != '/' || k < 0 || k >= n) {
+    throw std::invalid_argument("--shard: expected K/N with 0 <= K < N, got '" + text + "'");
+  }
+  return {k, n};
+}
+
+// Runs `taper reproduce` (argv, without --jobs) once per shard, all at once,
+// each with its share of the cores and its output in runs/SCALE/shard-K.log;
+// throws naming the shards that failed, once all have ended.
+void train_in_processes(int argc, char** argv, int64_t jobs, const std::string& scale) {
+  const int64_t threads = std::max<int64_t>(1, std::thread::hardware_concurrency() / jobs);
+  std::vector<std::string> env_text{"OMP_NUM_THREADS=" + std::to_string(threads)};
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env_text.push_back(*e);
+  }
+  std::vector<char*> env;
+  for (std::string& e : env_text) env.push_back(e.data());
+  env.push_back(nullptr);
+  const std::filesystem::path logs = std::filesystem::path("runs") / scale;
+  std::filesystem::create_directories(logs);
+  std::vector<pid_t> children;
+  for (int64_t k = 0; k < jobs; ++k) {
+    std::vector<std::string> args{"/proc/self/exe"};
+    for (int i = 0; i < argc; ++i) {
+      if (std::strcmp(argv[i], "--jobs") == 0) {
+        ++i;  // and its value
+        continue;
+      }
+      args.push_back(argv[i]);
+    }
+    args.push_back("--shard");
+    args.push_back(std::to_string(k) + "/" + std::to_string(jobs));
+    std::vector<char*> child_argv;
+    for (std::string& a : args) child_argv.push_back(a.data());
+    child_argv.push_back(nullptr);
+    const std::string log = (logs / ("shard-" + std::to_string(k) + ".log")).string();
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid = 0;
+    const int err = posix_spawn(&pid, "/proc/self/exe", &files, nullptr, child_argv.data(), env.data());
+    posix_spawn_file_actions_destroy(&files);
+    if (err != 0) throw std::runtime_error("--jobs: could not start shard " + std::to_string(k) + ": " + std::strerror(err));
+    std::fprintf(stderr, "reproduce: shard %lld of %lld training (%lld OpenMP threads), output in %s\n",
+                 static_cast<long long>(k), static_cast<long long>(jobs), static_cast<long long>(threads), log.c_str());
+    children.push_back(pid);
+  }
+  // Until all have ended: a line each time a shard starts its next run, read
+  // from the new part of its log.
+  std::vector<std::streamoff> read(jobs, 0);
+  std::vector<bool> running(jobs, true);
+  std::string failed;
+  for (int64_t live = jobs; live > 0;) {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    for (int64_t k = 0; k < jobs; ++k) {
+      const std::string log = (logs / ("shard-" + std::to_string(k) + ".log")).string();
+      std::ifstream in(log);
+      in.seekg(read[k]);
+      for (std::string line; std::getline(in, line) && !in.eof();) {
+        read[k] += static_cast<std::streamoff>(line.size() + 1);
+        if (line.rfind("reproduce: shard", 0) == 0) std::fprintf(stderr, "%s\n", line.c_str());
+      }
+      int status = 0;
+      if (!running[k] || waitpid(children[k], &status, WNOHANG) != children[k]) continue;
+      running[k] = false;
+      --live;
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed += (failed.empty() ? "" : ", ") + log;
+    }
+  }
+  if (!failed.empty()) throw std::runtime_error("--jobs: a shard failed; finished runs are kept, see " + failed);
+}
+
 std::vector<std::string> split(const std::string& list) {
   std::vector<std::string> out;
   std::stringstream in(list);
@@ -48,7 +143,8 @@ std::vector<std::string> split(const std::string& list) {
 }  // namespace
 
 int run_reproduce(int argc, char** argv) {
-  const Args args(argc, argv, {"--scale", "--only", "--seeds", "--device"}, {"--check", "--plan", "--claims", "--tf32"});
+  const Args args(argc, argv, {"--scale", "--only", "--seeds", "--device", "--jobs", "--shard"},
+                  {"--check", "--plan", "--claims", "--tf32"});
   args.expect_positional(0, "no positional arguments");
   if (!args.has("--scale")) throw std::invalid_argument("--scale is required (tiny, mini, gpu or paper)");
   ReproduceOptions o;
@@ -64,7 +160,18 @@ int run_reproduce(int argc, char** argv) {
   o.device = parse_device(args.get("--device", "cpu"));
   set_allow_tf32(args.has("--tf32"));
   for (int i = 0; i < argc; ++i) o.command += (i ? " " : "taper ") + std::string(argv[i]);
+  const int64_t jobs = args.count("--jobs", 1);
+  if (jobs < 1) throw std::invalid_argument("--jobs: expected at least 1 process");
+  if (args.has("--shard")) std::tie(o.shard, o.shards) = parse_shard(args.get("--shard"));
+  if ((jobs > 1 || o.shards > 1) && (o.plan || args.has("--check"))) {
+    throw std::invalid_argument("--jobs and --shard train: they exclude --plan and --check");
+  }
+  if (jobs > 1 && args.has("--shard")) throw std::invalid_argument("--jobs runs the shards itself: not with --shard");
   if (!args.has("--check")) {
+    if (jobs > 1) {
+      experiment_names(o.experiments_dir, o.scale);  // an unknown scale fails here, not in every shard
+      train_in_processes(argc, argv, jobs, o.scale);
+    }
     reproduce(o);
     return 0;
   }

@@ -305,12 +305,18 @@ double training_seconds(const fs::path& dir) {
 
 // The run's eval.json, training it first if needed; under other evaluation
 // tasks, eval-<hash>.json, evaluating the finished run again.
+// Trains the run (which writes its eval.json) unless it is finished, after
+// copying the checkpoints that other runs share with it.
+void train_once(const RunConfig& c, const fs::path& runs, Device device) {
+  const fs::path dir = run_dir(c, runs);
+  if (fs::exists(dir / "eval.json")) return;
+  share_stages(runs, c, dir);
+  train_run(c, dir.string(), true, device);
+}
+
 nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const fs::path& runs, Device device) {
   const fs::path dir = run_dir(c, runs);
-  if (!fs::exists(dir / "eval.json")) {
-    share_stages(runs, c, dir);
-    train_run(c, dir.string(), true, device);
-  }
+  train_once(c, runs, device);
   fs::path eval = dir / "eval.json";
   if (to_toml(evaluation) != to_toml(c)) {
     eval = dir / ("eval-" + content_hash(to_toml(evaluation)) + ".json");
@@ -610,6 +616,72 @@ void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::pa
   }
 }
 
+// The runs of shard `o.shard` of `o.shards`: the experiments' distinct runs
+// grouped by their stage-1 checkpoint (every later checkpoint two runs share
+// depends on it, so no group waits for another's training), the groups dealt
+// largest first, by epochs, to the shard with the fewest so far. The split
+// depends on the configs alone, never on what is finished, so that every
+// shard's process computes the same one.
+std::vector<RunConfig> shard_runs(const std::vector<Spec>& specs, const ReproduceOptions& o) {
+  const fs::path runs = fs::path(o.runs_dir) / o.scale;
+  struct Group {
+    std::vector<RunConfig> runs;
+    std::set<std::pair<std::string, std::string>> trainings;
+    int64_t epochs = 0;
+  };
+  std::map<std::string, Group> groups;
+  std::vector<std::string> order;  // stage-1 keys in the order the experiments first need them
+  std::set<fs::path> seen;
+  for (const Spec& spec : specs) {
+    const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
+    for (const Row& row : spec.rows) {
+      for (int64_t s = 0; s < seeds; ++s) {
+        const RunConfig c = effective_config(spec, row, s);
+        if (!seen.insert(run_dir(c, runs)).second) continue;
+        const std::string key = to_toml(stage1_part(c));
+        if (!groups.count(key)) order.push_back(key);
+        Group& g = groups[key];
+        g.runs.push_back(c);
+        for (const Training& t : trainings(c)) {
+          if (g.trainings.insert({t.kind, t.key}).second) g.epochs += t.epochs;
+        }
+      }
+    }
+  }
+  std::vector<std::string> by_size = order;
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [&](const std::string& a, const std::string& b) { return groups[a].epochs > groups[b].epochs; });
+  std::vector<int64_t> load(o.shards, 0);
+  std::set<std::string> mine;
+  for (const std::string& key : by_size) {
+    const auto least = std::min_element(load.begin(), load.end()) - load.begin();
+    load[least] += groups[key].epochs;
+    if (least == o.shard) mine.insert(key);
+  }
+  std::vector<RunConfig> out;
+  for (const std::string& key : order) {
+    if (mine.count(key)) out.insert(out.end(), groups[key].runs.begin(), groups[key].runs.end());
+  }
+  return out;
+}
+
+// Trains (and evaluates) this shard's runs; results are for the pass after.
+void train_shard(const std::vector<Spec>& specs, const ReproduceOptions& o) {
+  const fs::path runs = fs::path(o.runs_dir) / o.scale;
+  const std::vector<RunConfig> mine = shard_runs(specs, o);
+  std::fprintf(stderr, "reproduce: shard %lld of %lld: %zu runs\n", static_cast<long long>(o.shard),
+               static_cast<long long>(o.shards), mine.size());
+  for (size_t i = 0; i < mine.size(); ++i) {
+    std::fprintf(stderr, "reproduce: shard %lld, run %zu of %zu (%s)\n", static_cast<long long>(o.shard), i + 1,
+                 mine.size(), run_dir(mine[i], runs).c_str());
+    try {
+      train_once(mine[i], runs, o.device);
+    } catch (const TextModelMissing& e) {
+      std::fprintf(stderr, "reproduce: skipped %s: %s\n", run_dir(mine[i], runs).c_str(), e.what());
+    }
+  }
+}
+
 // Per experiment: rows, seeds, and the distinct runs they need, finished or
 // not; then the scale's distinct runs overall (experiments share runs) and
 // the trainings the unfinished ones still need.
@@ -675,6 +747,10 @@ std::vector<std::string> reproduce(const ReproduceOptions& o) {
     return {};
   }
   for (const std::string& d : datasets) dataset_dir(d);
+  if (o.shards > 1) {
+    train_shard(specs, o);
+    return {};
+  }
   std::vector<std::string> skipped;
   for (const Spec& spec : specs) {
     const auto start = std::chrono::steady_clock::now();

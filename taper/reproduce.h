@@ -49,6 +49,10 @@ struct ReproduceOptions {
   bool plan = false;              // print the runs each experiment needs; train nothing
   std::FILE* plan_out = stdout;   // where the plan goes
   Device device = Device::cpu();  // where every run trains and evaluates
+  // shards > 1: train and evaluate only the runs of shard `shard` (0-based)
+  // and write no results, so that `shards` processes train at once; a pass
+  // without shards then writes the results (cli: --jobs, --shard).
+  int64_t shard = 0, shards = 1;
 };
 
 // Returns the experiments skipped because their runs need the text model

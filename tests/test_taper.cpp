@@ -1212,6 +1212,61 @@ set = { "baseline.epochs" = 2 }
   CHECK(log.find("\"baseline\"") != std::string::npos);
 }
 
+TEST_CASE("taper reproduce: shards train disjoint runs, grouped by stage 1; the pass after gives a sequential run's numbers") {
+  SKIP_WITHOUT_CIFAR100();
+  const std::string base = read_bytes(config_path("tiny_e2e.toml"));
+  const std::string exp = R"(title = "unit"
+base = "base.toml"
+seeds = 2
+[[row]]
+label = "TAPER"
+metric = "taper_personalized"
+set = {}
+[[row]]
+label = "TAPER, other stage 3"
+metric = "taper_personalized"
+set = { "taper.groups" = 4 }
+)";
+  auto finished = [](const TempDir& dir) {
+    std::set<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir.str() + "/runs/unit"))
+      if (fs::exists(e.path() / "eval.json")) out.insert(e.path().filename().string());
+    return out;
+  };
+  TempDir sharded, sequential;
+  for (TempDir* d : {&sharded, &sequential}) {
+    d->write("experiments/unit/base.toml", base);
+    d->write("experiments/unit/exp.toml", exp);
+  }
+  ReproduceOptions o = unit_scale(sharded);
+  o.shards = 2;
+  o.shard = 1;
+  reproduce(o);
+  // One seed's group (its two runs share stage 1); no results yet.
+  const std::set<std::string> first = finished(sharded);
+  CHECK(first.size() == 2);
+  CHECK_FALSE(fs::exists(sharded.str() + "/results/unit/exp.json"));
+  o.shard = 0;
+  reproduce(o);
+  const std::set<std::string> both = finished(sharded);
+  CHECK(both.size() == 4);
+  for (const std::string& r : first) CHECK(both.count(r));
+  // Within a group, the second run took the first one's stage 1.
+  int stage1_trained = 0;
+  for (const std::string& r : both)
+    stage1_trained += read_bytes(sharded.str() + "/runs/unit/" + r + "/log.jsonl").find("\"stage1\"") != std::string::npos;
+  CHECK(stage1_trained == 2);
+  o.shards = 1;
+  o.shard = 0;
+  reproduce(o);
+  reproduce(unit_scale(sequential));
+  const auto rows = [](const TempDir& d) {
+    return nlohmann::json::parse(read_bytes(d.str() + "/results/unit/exp.json"))["rows"];
+  };
+  CHECK(rows(sharded) == rows(sequential));
+  CHECK(finished(sharded) == finished(sequential));
+}
+
 TEST_CASE("taper reproduce: extends, shared set, per-row bases, analyses with figures, stage 3 shared across files") {
   SKIP_WITHOUT_CIFAR100();
   TempDir dir;
