@@ -979,6 +979,19 @@ ReproduceOptions unit_scale(const TempDir& dir) {
   return o;
 }
 
+// What `reproduce --plan` prints for these options.
+std::string plan_of(ReproduceOptions o) {
+  o.plan = true;
+  std::FILE* plan = std::tmpfile();
+  o.plan_out = plan;
+  reproduce(o);
+  std::rewind(plan);
+  std::vector<char> bytes(1 << 16);
+  const std::string text(bytes.data(), std::fread(bytes.data(), 1, bytes.size(), plan));
+  std::fclose(plan);
+  return text;
+}
+
 TEST_CASE("taper reproduce: rows, shared runs, evaluation overrides, results and the regression check") {
   SKIP_WITHOUT_CIFAR100();
   TempDir dir;
@@ -1049,14 +1062,7 @@ metric = "taper_personalized"
 set = { "taper.groups" = 4 }
 )");
   o.only = {"more"};
-  o.plan = true;
-  std::FILE* plan = std::tmpfile();
-  o.plan_out = plan;
-  reproduce(o);
-  std::rewind(plan);
-  std::vector<char> bytes(1 << 16);
-  const std::string text(bytes.data(), std::fread(bytes.data(), 1, bytes.size(), plan));
-  std::fclose(plan);
+  const std::string text = plan_of(o);
   CAPTURE(text);
   CHECK(text.find("more         3 rows x 1 seeds:  3 runs,  0 finished") != std::string::npos);
   CHECK(text.find("stage1") == std::string::npos);
@@ -1066,8 +1072,6 @@ set = { "taper.groups" = 4 }
   CHECK(text.find("s per epoch") != std::string::npos);  // measured by the finished run
   CHECK(text.find("not measured yet") == std::string::npos);
   CHECK(std::distance(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{}) == 1);  // trains nothing
-  o.plan = false;
-  o.plan_out = stdout;
   // Bad experiment files fail before any training, naming the file.
   dir.write("experiments/unit/bad.toml", "title = \"x\"\nbase = \"base.toml\"\n[[row]]\nlabel = \"a\"\nmetric = \"m\"\n"
                                          "eval = { \"model.arch\" = \"resnet20\" }\n");
@@ -1151,18 +1155,21 @@ TEST_CASE("taper: self-improvement and mixer analyses on a tiny run") {
                     doctest::Contains("super-category 'dragons' is not one of cifar100's"));
 }
 
+// An experiment file of the unit scale over base.toml with these rows.
+std::string experiment_file(int64_t seeds, const std::string& rows) {
+  return "title = \"unit\"\nbase = \"base.toml\"\nseeds = " + std::to_string(seeds) + "\n" + rows;
+}
+
+// A [[row]] of TAPER's personalized accuracy under the overrides `set` (an inline TOML table).
+std::string taper_row(const std::string& label, const std::string& set) {
+  return "[[row]]\nlabel = \"" + label + "\"\nmetric = \"taper_personalized\"\nset = " + set + "\n";
+}
+
 TEST_CASE("taper reproduce: an interrupted run lends the stages it finished, not the one it was in") {
   SKIP_WITHOUT_CIFAR100();
   TempDir dir;
   dir.write("experiments/unit/base.toml", read_bytes(config_path("tiny_e2e.toml")));
-  dir.write("experiments/unit/exp.toml", R"(title = "unit"
-base = "base.toml"
-seeds = 1
-[[row]]
-label = "TAPER"
-metric = "taper_personalized"
-set = {}
-)");
+  dir.write("experiments/unit/exp.toml", experiment_file(1, taper_row("TAPER", "{}")));
   ReproduceOptions o = unit_scale(dir);
   reproduce(o);
   std::vector<fs::path> runs(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{});
@@ -1176,30 +1183,14 @@ set = {}
   save_safetensors(stage3, partial);
   // A row that differs in the baseline only: stages 1 and 2 come from the
   // interrupted run, stage 3 is trained again.
-  dir.write("experiments/unit/exp.toml", R"(title = "unit"
-base = "base.toml"
-seeds = 1
-[[row]]
-label = "TAPER"
-metric = "taper_personalized"
-set = { "baseline.epochs" = 2 }
-)");
+  dir.write("experiments/unit/exp.toml", experiment_file(1, taper_row("TAPER", "{ \"baseline.epochs\" = 2 }")));
   // The plan counts the stages the interrupted run finished as done.
-  o.plan = true;
-  std::FILE* plan = std::tmpfile();
-  o.plan_out = plan;
-  reproduce(o);
-  std::rewind(plan);
-  std::vector<char> bytes(1 << 16);
-  const std::string text(bytes.data(), std::fread(bytes.data(), 1, bytes.size(), plan));
-  std::fclose(plan);
+  const std::string text = plan_of(o);
   CAPTURE(text);
   CHECK(text.find("stage1") == std::string::npos);
   CHECK(text.find("stage2") == std::string::npos);
   CHECK(text.find("stage3      1 trainings,     1 epochs") != std::string::npos);
   CHECK(text.find("baseline    1 trainings,     2 epochs") != std::string::npos);
-  o.plan = false;
-  o.plan_out = stdout;
   reproduce(o);
   runs.assign(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{});
   REQUIRE(runs.size() == 2);
@@ -1215,18 +1206,8 @@ set = { "baseline.epochs" = 2 }
 TEST_CASE("taper reproduce: shards train disjoint runs, grouped by stage 1; the pass after gives a sequential run's numbers") {
   SKIP_WITHOUT_CIFAR100();
   const std::string base = read_bytes(config_path("tiny_e2e.toml"));
-  const std::string exp = R"(title = "unit"
-base = "base.toml"
-seeds = 2
-[[row]]
-label = "TAPER"
-metric = "taper_personalized"
-set = {}
-[[row]]
-label = "TAPER, other stage 3"
-metric = "taper_personalized"
-set = { "taper.groups" = 4 }
-)";
+  const std::string exp = experiment_file(
+      2, taper_row("TAPER", "{}") + taper_row("TAPER, other stage 3", "{ \"taper.groups\" = 4 }"));
   auto finished = [](const TempDir& dir) {
     std::set<std::string> out;
     for (const auto& e : fs::directory_iterator(dir.str() + "/runs/unit"))
