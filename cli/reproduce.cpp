@@ -22,7 +22,7 @@ namespace taper::cli {
 
 const char kReproduceHelp[] =
     "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check | --plan | --claims]\n"
-    "                       [--jobs N | --shard K/N] [--device cpu|cuda] [--tf32]\n\n"
+    "                       [--jobs N | --shard K/N | --no-train] [--device cpu|cuda] [--tf32]\n\n"
     "Runs the paper's tables and figures as experiments/SCALE/NAME.toml describe them\n"
     "(SCALE: tiny, mini, gpu, paper), across seeds, sharing runs and stage checkpoints\n"
     "between rows, resuming interrupted runs (runs/SCALE/), and writes\n"
@@ -38,6 +38,8 @@ const char kReproduceHelp[] =
     "                   thread count\n"
     "  --shard K/N      train and evaluate only shard K (0 to N-1) of the runs, grouped by\n"
     "                   their stage-1 checkpoint; write no results (what --jobs runs)\n"
+    "  --no-train       write the results of the experiments whose runs are all trained\n"
+    "                   (say, by --shard processes still busy with others); skip the rest\n"
     "  --device DEV     where runs train and evaluate: cpu (default) or cuda; fails at\n"
     "                   once with 'no CUDA device' without a GPU\n"
     "  --tf32           let the GPU use TF32 for FP32 GEMM and convolution (faster,\n"
@@ -66,9 +68,9 @@ std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
 }
 
 // Runs `taper reproduce` (argv, without --jobs) once per shard, all at once,
-// each with its share of the cores and its output in runs/SCALE/shard-K.log;
+// each with its share of the cores and its output in logs/shard-K.log;
 // throws naming the shards that failed, once all have ended.
-void train_in_processes(int argc, char** argv, int64_t jobs, const std::string& scale) {
+void train_in_processes(int argc, char** argv, int64_t jobs, const std::filesystem::path& logs) {
   const int64_t threads = std::max<int64_t>(1, std::thread::hardware_concurrency() / jobs);
   std::vector<std::string> env_text{"OMP_NUM_THREADS=" + std::to_string(threads)};
   for (char** e = environ; *e; ++e) {
@@ -77,7 +79,6 @@ void train_in_processes(int argc, char** argv, int64_t jobs, const std::string& 
   std::vector<char*> env;
   for (std::string& e : env_text) env.push_back(e.data());
   env.push_back(nullptr);
-  const std::filesystem::path logs = std::filesystem::path("runs") / scale;
   std::filesystem::create_directories(logs);
   std::vector<pid_t> children;
   for (int64_t k = 0; k < jobs; ++k) {
@@ -120,7 +121,9 @@ void train_in_processes(int argc, char** argv, int64_t jobs, const std::string& 
       in.seekg(read[k]);
       for (std::string line; std::getline(in, line) && !in.eof();) {
         read[k] += static_cast<std::streamoff>(line.size() + 1);
-        if (line.rfind("reproduce: shard", 0) == 0) std::fprintf(stderr, "%s\n", line.c_str());
+        // The child's buffered stdout may end in the middle of a line before it.
+        const size_t at = line.find("reproduce: shard");
+        if (at != std::string::npos) std::fprintf(stderr, "%s\n", line.c_str() + at);
       }
       int status = 0;
       if (!running[k] || waitpid(children[k], &status, WNOHANG) != children[k]) continue;
@@ -144,7 +147,7 @@ std::vector<std::string> split(const std::string& list) {
 
 int run_reproduce(int argc, char** argv) {
   const Args args(argc, argv, {"--scale", "--only", "--seeds", "--device", "--jobs", "--shard"},
-                  {"--check", "--plan", "--claims", "--tf32"});
+                  {"--check", "--plan", "--claims", "--tf32", "--no-train"});
   args.expect_positional(0, "no positional arguments");
   if (!args.has("--scale")) throw std::invalid_argument("--scale is required (tiny, mini, gpu or paper)");
   ReproduceOptions o;
@@ -160,23 +163,32 @@ int run_reproduce(int argc, char** argv) {
   o.device = parse_device(args.get("--device", "cpu"));
   set_allow_tf32(args.has("--tf32"));
   for (int i = 0; i < argc; ++i) o.command += (i ? " " : "taper ") + std::string(argv[i]);
+  o.no_train = args.has("--no-train");
+  const bool check = args.has("--check");
   const int64_t jobs = args.count("--jobs", 1);
   if (jobs < 1) throw std::invalid_argument("--jobs: expected at least 1 process");
   if (args.has("--shard")) std::tie(o.shard, o.shards) = parse_shard(args.get("--shard"));
-  if ((jobs > 1 || o.shards > 1) && (o.plan || args.has("--check"))) {
-    throw std::invalid_argument("--jobs and --shard train: they exclude --plan and --check");
-  }
+  if ((jobs > 1 || o.shards > 1) && o.plan) throw std::invalid_argument("--jobs and --shard train: not with --plan");
   if (jobs > 1 && args.has("--shard")) throw std::invalid_argument("--jobs runs the shards itself: not with --shard");
-  if (!args.has("--check")) {
-    if (jobs > 1) {
-      experiment_names(o.experiments_dir, o.scale);  // an unknown scale fails here, not in every shard
-      train_in_processes(argc, argv, jobs, o.scale);
-    }
+  if (o.no_train && (jobs > 1 || o.shards > 1 || check)) {
+    throw std::invalid_argument("--no-train trains nothing: not with --jobs, --shard or --check");
+  }
+  if (check) {
+    o.results_dir = "build/regress/results";
+    o.runs_dir = "build/regress/runs";
+  }
+  if (o.shards > 1) {  // one of --jobs' processes: it trains, the parent checks
     reproduce(o);
     return 0;
   }
-  o.results_dir = "build/regress/results";
-  o.runs_dir = "build/regress/runs";
+  if (jobs > 1) {
+    experiment_names(o.experiments_dir, o.scale);  // an unknown scale fails here, not in every shard
+    train_in_processes(argc, argv, jobs, std::filesystem::path(o.runs_dir) / o.scale);
+  }
+  if (!check) {
+    reproduce(o);
+    return 0;
+  }
   const std::vector<std::string> skipped = reproduce(o);
   std::vector<std::string> failures;
   for (const auto& name : o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only) {

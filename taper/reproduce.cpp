@@ -616,6 +616,22 @@ void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::pa
   }
 }
 
+// The distinct runs an experiment needs (its rows for each seed), in row
+// order, with their configs.
+std::vector<std::pair<fs::path, RunConfig>> runs_of(const Spec& spec, const ReproduceOptions& o) {
+  const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
+  std::vector<std::pair<fs::path, RunConfig>> out;
+  std::set<fs::path> seen;
+  for (const Row& row : spec.rows) {
+    for (int64_t s = 0; s < seeds; ++s) {
+      const RunConfig c = effective_config(spec, row, s);
+      const fs::path dir = run_dir(c, fs::path(o.runs_dir) / o.scale);
+      if (seen.insert(dir).second) out.emplace_back(dir, c);
+    }
+  }
+  return out;
+}
+
 // The runs of shard `o.shard` of `o.shards`: the experiments' distinct runs
 // grouped by their stage-1 checkpoint (every later checkpoint two runs share
 // depends on it, so no group waits for another's training), the groups dealt
@@ -623,7 +639,6 @@ void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::pa
 // depends on the configs alone, never on what is finished, so that every
 // shard's process computes the same one.
 std::vector<RunConfig> shard_runs(const std::vector<Spec>& specs, const ReproduceOptions& o) {
-  const fs::path runs = fs::path(o.runs_dir) / o.scale;
   struct Group {
     std::vector<RunConfig> runs;
     std::set<std::pair<std::string, std::string>> trainings;
@@ -633,18 +648,14 @@ std::vector<RunConfig> shard_runs(const std::vector<Spec>& specs, const Reproduc
   std::vector<std::string> order;  // stage-1 keys in the order the experiments first need them
   std::set<fs::path> seen;
   for (const Spec& spec : specs) {
-    const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
-    for (const Row& row : spec.rows) {
-      for (int64_t s = 0; s < seeds; ++s) {
-        const RunConfig c = effective_config(spec, row, s);
-        if (!seen.insert(run_dir(c, runs)).second) continue;
-        const std::string key = to_toml(stage1_part(c));
-        if (!groups.count(key)) order.push_back(key);
-        Group& g = groups[key];
-        g.runs.push_back(c);
-        for (const Training& t : trainings(c)) {
-          if (g.trainings.insert({t.kind, t.key}).second) g.epochs += t.epochs;
-        }
+    for (const auto& [dir, c] : runs_of(spec, o)) {
+      if (!seen.insert(dir).second) continue;
+      const std::string key = to_toml(stage1_part(c));
+      if (!groups.count(key)) order.push_back(key);
+      Group& g = groups[key];
+      g.runs.push_back(c);
+      for (const Training& t : trainings(c)) {
+        if (g.trainings.insert({t.kind, t.key}).second) g.epochs += t.epochs;
       }
     }
   }
@@ -693,16 +704,12 @@ void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   for (const Spec& spec : specs) {
     const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
     std::set<fs::path> needed, done;
-    for (const Row& row : spec.rows) {
-      for (int64_t s = 0; s < seeds; ++s) {
-        const RunConfig c = effective_config(spec, row, s);
-        const fs::path dir = run_dir(c, runs);
-        needed.insert(dir);
-        if (fs::exists(dir / "eval.json")) {
-          done.insert(dir);
-        } else {
-          todo.emplace(dir, c);
-        }
+    for (const auto& [dir, c] : runs_of(spec, o)) {
+      needed.insert(dir);
+      if (fs::exists(dir / "eval.json")) {
+        done.insert(dir);
+      } else {
+        todo.emplace(dir, c);
       }
     }
     all.insert(needed.begin(), needed.end());
@@ -755,6 +762,17 @@ std::vector<std::string> reproduce(const ReproduceOptions& o) {
   for (const Spec& spec : specs) {
     const auto start = std::chrono::steady_clock::now();
     const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
+    if (o.no_train) {
+      const auto needed = runs_of(spec, o);
+      const auto trained = std::count_if(needed.begin(), needed.end(),
+                                         [](const auto& r) { return fs::exists(r.first / "eval.json"); });
+      if (trained < static_cast<std::ptrdiff_t>(needed.size())) {
+        std::fprintf(stderr, "reproduce: not yet %s/%s: %td of its %zu runs trained\n", o.scale.c_str(),
+                     spec.name.c_str(), trained, needed.size());
+        skipped.push_back(spec.name);
+        continue;
+      }
+    }
     std::fprintf(stderr, "reproduce: %s/%s (%lld seed%s)\n", o.scale.c_str(), spec.name.c_str(),
                  static_cast<long long>(seeds), seeds == 1 ? "" : "s");
     nlohmann::json doc = {{"name", spec.name}, {"title", spec.title}, {"scale", o.scale}, {"seeds", seeds},

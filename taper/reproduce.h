@@ -47,6 +47,8 @@ struct ReproduceOptions {
   std::string experiments_dir = "experiments", results_dir = "results", runs_dir = "runs";
   std::string command;            // recorded in the results
   bool plan = false;              // print the runs each experiment needs; train nothing
+  bool no_train = false;          // write only the experiments whose runs are all trained
+                                  // (evaluating them where a row asks); skip the rest
   std::FILE* plan_out = stdout;   // where the plan goes
   Device device = Device::cpu();  // where every run trains and evaluates
   // shards > 1: train and evaluate only the runs of shard `shard` (0-based)
@@ -57,7 +59,8 @@ struct ReproduceOptions {
 
 // Returns the experiments skipped because their runs need the text model
 // (tasks.description = "text" / "definitions") and `make text-model` has not
-// been run; each is reported on stderr with how to get the model.
+// been run, or under no_train because some run is not trained yet; each is
+// reported on stderr (with how to get the model).
 std::vector<std::string> reproduce(const ReproduceOptions& options);
 
 // The experiment names of a scale: the file stems under experiments/<scale>/

@@ -1203,7 +1203,7 @@ TEST_CASE("taper reproduce: an interrupted run lends the stages it finished, not
   CHECK(log.find("\"baseline\"") != std::string::npos);
 }
 
-TEST_CASE("taper reproduce: shards train disjoint runs, grouped by stage 1; the pass after gives a sequential run's numbers") {
+TEST_CASE("taper reproduce: shards train disjoint runs, grouped by stage 1; --no-train then gives a sequential run's numbers") {
   SKIP_WITHOUT_CIFAR100();
   const std::string base = read_bytes(config_path("tiny_e2e.toml"));
   const std::string exp = experiment_file(
@@ -1227,6 +1227,11 @@ TEST_CASE("taper reproduce: shards train disjoint runs, grouped by stage 1; the 
   const std::set<std::string> first = finished(sharded);
   CHECK(first.size() == 2);
   CHECK_FALSE(fs::exists(sharded.str() + "/results/unit/exp.json"));
+  // --no-train writes nothing while runs are missing.
+  ReproduceOptions results_only = unit_scale(sharded);
+  results_only.no_train = true;
+  CHECK(reproduce(results_only) == std::vector<std::string>{"exp"});
+  CHECK_FALSE(fs::exists(sharded.str() + "/results/unit/exp.json"));
   o.shard = 0;
   reproduce(o);
   const std::set<std::string> both = finished(sharded);
@@ -1237,9 +1242,7 @@ TEST_CASE("taper reproduce: shards train disjoint runs, grouped by stage 1; the 
   for (const std::string& r : both)
     stage1_trained += read_bytes(sharded.str() + "/runs/unit/" + r + "/log.jsonl").find("\"stage1\"") != std::string::npos;
   CHECK(stage1_trained == 2);
-  o.shards = 1;
-  o.shard = 0;
-  reproduce(o);
+  CHECK(reproduce(results_only).empty());
   reproduce(unit_scale(sequential));
   const auto rows = [](const TempDir& d) {
     return nlohmann::json::parse(read_bytes(d.str() + "/results/unit/exp.json"))["rows"];
