@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -61,63 +62,48 @@ namespace {
 std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
   int64_t k = -1, n = 0;
   char slash = 0, rest = 0;
-  if (std::sscanf(text.c_str(), "%ld%c%ld%c", &k, &slash, &n, &rest) != 3 || slash != '/' || k < 0 || k >= n) {
+  if (std::sscanf(text.c_str(), "%" SCNd64 "%c%" SCNd64 "%c", &k, &slash, &n, &rest) != 3 || slash != '/' || k < 0 || k >= n) {
     throw std::invalid_argument("--shard: expected K/N with 0 <= K < N, got '" + text + "'");
   }
   return {k, n};
 }
 
-// Runs `taper reproduce` (argv, without --jobs) once per shard, all at once,
-// each with its share of the cores and its output in logs/shard-K.log;
-// throws naming the shards that failed, once all have ended.
-void train_in_processes(int argc, char** argv, int64_t jobs, const std::filesystem::path& logs) {
-  const int64_t threads = std::max<int64_t>(1, std::thread::hardware_concurrency() / jobs);
-  std::vector<std::string> env_text{"OMP_NUM_THREADS=" + std::to_string(threads)};
-  for (char** e = environ; *e; ++e) {
-    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env_text.push_back(*e);
-  }
-  std::vector<char*> env;
-  for (std::string& e : env_text) env.push_back(e.data());
-  env.push_back(nullptr);
-  std::filesystem::create_directories(logs);
-  std::vector<pid_t> children;
-  for (int64_t k = 0; k < jobs; ++k) {
-    std::vector<std::string> args{"/proc/self/exe"};
-    for (int i = 0; i < argc; ++i) {
-      if (std::strcmp(argv[i], "--jobs") == 0) {
-        ++i;  // and its value
-        continue;
-      }
-      args.push_back(argv[i]);
-    }
-    args.push_back("--shard");
-    args.push_back(std::to_string(k) + "/" + std::to_string(jobs));
-    std::vector<char*> child_argv;
-    for (std::string& a : args) child_argv.push_back(a.data());
-    child_argv.push_back(nullptr);
-    const std::string log = (logs / ("shard-" + std::to_string(k) + ".log")).string();
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
-    pid_t pid = 0;
-    const int err = posix_spawn(&pid, "/proc/self/exe", &files, nullptr, child_argv.data(), env.data());
-    posix_spawn_file_actions_destroy(&files);
-    if (err != 0) throw std::runtime_error("--jobs: could not start shard " + std::to_string(k) + ": " + std::strerror(err));
-    std::fprintf(stderr, "reproduce: shard %lld of %lld training (%lld OpenMP threads), output in %s\n",
-                 static_cast<long long>(k), static_cast<long long>(jobs), static_cast<long long>(threads), log.c_str());
-    children.push_back(pid);
-  }
-  // Until all have ended: a line each time a shard starts its next run, read
-  // from the new part of its log.
+std::string shard_log(const std::filesystem::path& logs, int64_t k) {
+  return (logs / ("shard-" + std::to_string(k) + ".log")).string();
+}
+
+// Pointers into `strings` ending in nullptr, as exec wants argv and envp.
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  for (std::string& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Starts this program with `args` and `env`, its stdout and stderr appended to `log`.
+pid_t spawn_logged(std::vector<std::string> args, std::vector<std::string> env, const std::string& log) {
+  posix_spawn_file_actions_t files;
+  posix_spawn_file_actions_init(&files);
+  posix_spawn_file_actions_addopen(&files, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&files, STDOUT_FILENO, STDERR_FILENO);
+  pid_t pid = 0;
+  const int err = posix_spawn(&pid, "/proc/self/exe", &files, nullptr, c_strings(args).data(), c_strings(env).data());
+  posix_spawn_file_actions_destroy(&files);
+  if (err != 0) throw std::runtime_error("--jobs: could not start " + log + "'s process: " + std::strerror(err));
+  return pid;
+}
+
+// Until every shard has ended, prints each "reproduce: shard" line (a run
+// started) from the new part of its log; returns the logs of those that failed.
+std::string follow_shards(const std::vector<pid_t>& children, const std::filesystem::path& logs) {
+  const size_t jobs = children.size();
   std::vector<std::streamoff> read(jobs, 0);
   std::vector<bool> running(jobs, true);
   std::string failed;
-  for (int64_t live = jobs; live > 0;) {
+  for (size_t live = jobs; live > 0;) {
     std::this_thread::sleep_for(std::chrono::seconds(2));
-    for (int64_t k = 0; k < jobs; ++k) {
-      const std::string log = (logs / ("shard-" + std::to_string(k) + ".log")).string();
-      std::ifstream in(log);
+    for (size_t k = 0; k < jobs; ++k) {
+      std::ifstream in(shard_log(logs, k));
       in.seekg(read[k]);
       for (std::string line; std::getline(in, line) && !in.eof();) {
         read[k] += static_cast<std::streamoff>(line.size() + 1);
@@ -129,9 +115,41 @@ void train_in_processes(int argc, char** argv, int64_t jobs, const std::filesyst
       if (!running[k] || waitpid(children[k], &status, WNOHANG) != children[k]) continue;
       running[k] = false;
       --live;
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed += (failed.empty() ? "" : ", ") + log;
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed += (failed.empty() ? "" : ", ") + shard_log(logs, k);
     }
   }
+  return failed;
+}
+
+// Runs `taper reproduce` (argv, without --jobs) once per shard, all at once,
+// each with its share of the cores and its output in logs/shard-K.log;
+// throws naming the shards that failed, once all have ended.
+void train_in_processes(int argc, char** argv, int64_t jobs, const std::filesystem::path& logs) {
+  const int64_t threads = std::max<int64_t>(1, std::thread::hardware_concurrency() / jobs);
+  std::vector<std::string> env{"OMP_NUM_THREADS=" + std::to_string(threads)};
+  for (char** e = environ; *e; ++e) {
+    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env.push_back(*e);
+  }
+  std::vector<std::string> args{"/proc/self/exe"};
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--jobs") == 0) {
+      ++i;  // and its value
+      continue;
+    }
+    args.push_back(argv[i]);
+  }
+  std::filesystem::create_directories(logs);
+  std::vector<pid_t> children;
+  for (int64_t k = 0; k < jobs; ++k) {
+    std::vector<std::string> shard_args = args;
+    shard_args.push_back("--shard");
+    shard_args.push_back(std::to_string(k) + "/" + std::to_string(jobs));
+    children.push_back(spawn_logged(shard_args, env, shard_log(logs, k)));
+    std::fprintf(stderr, "reproduce: shard %lld of %lld training (%lld OpenMP threads), output in %s\n",
+                 static_cast<long long>(k), static_cast<long long>(jobs), static_cast<long long>(threads),
+                 shard_log(logs, k).c_str());
+  }
+  const std::string failed = follow_shards(children, logs);
   if (!failed.empty()) throw std::runtime_error("--jobs: a shard failed; finished runs are kept, see " + failed);
 }
 
