@@ -303,8 +303,6 @@ double training_seconds(const fs::path& dir) {
   return total;
 }
 
-// The run's eval.json, training it first if needed; under other evaluation
-// tasks, eval-<hash>.json, evaluating the finished run again.
 // Trains the run (which writes its eval.json) unless it is finished, after
 // copying the checkpoints that other runs share with it.
 void train_once(const RunConfig& c, const fs::path& runs, Device device) {
@@ -314,6 +312,8 @@ void train_once(const RunConfig& c, const fs::path& runs, Device device) {
   train_run(c, dir.string(), true, device);
 }
 
+// The run's eval.json, training it first if needed; under other evaluation
+// tasks, eval-<hash>.json, evaluating the finished run again.
 nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const fs::path& runs, Device device) {
   const fs::path dir = run_dir(c, runs);
   train_once(c, runs, device);

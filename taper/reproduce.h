@@ -28,8 +28,10 @@
 // Rows with the same effective config share one run; a run copies every
 // finished checkpoint (stage 1, stage 2, stage 3 or naive, baseline,
 // fine-tuned average) whose training settings agree with those of another
-// run, across experiment files, so no stage is trained twice. Runs live in
-// runs/<scale>/ and resume after interruption.
+// run, finished or not, across experiment files, so no stage is trained
+// twice. Runs live in runs/<scale>/ and resume after interruption. Shards
+// (ReproduceOptions::shards) split the runs by stage-1 checkpoint between
+// processes that train at once.
 #pragma once
 
 #include <cstdio>
