@@ -180,7 +180,11 @@ int run_reproduce(int argc, char** argv) {
   if (o.plan && args.has("--check")) throw std::invalid_argument("--plan and --check exclude each other");
   o.device = parse_device(args.get("--device", "cpu"));
   set_allow_tf32(args.has("--tf32"));
-  for (int i = 0; i < argc; ++i) o.command += (i ? " " : "taper ") + std::string(argv[i]);
+  // --no-train leaves the numbers as the same command without it would make
+  // them, and that command makes them from nothing: it is the one recorded.
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-train") != 0) o.command += (i ? " " : "taper ") + std::string(argv[i]);
+  }
   o.no_train = args.has("--no-train");
   const bool check = args.has("--check");
   const int64_t jobs = args.count("--jobs", 1);
