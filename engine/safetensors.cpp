@@ -8,6 +8,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -299,13 +300,56 @@ void append_u64_le(std::string* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
+// ---- the header as a whole ----
+
+// The header length field at the start of `bytes`, checked against the
+// file's size (`bytes` may hold just the first 8 of its `file_bytes`).
+uint64_t header_length(const std::string& bytes, uint64_t file_bytes, const std::string& origin) {
+  if (file_bytes < 8 || bytes.size() < 8) {
+    fail(origin, "header", "file is " + std::to_string(file_bytes) + " bytes, too short for the 8-byte header length");
+  }
+  const uint64_t header_bytes = read_u64_le(bytes);
+  if (header_bytes > file_bytes - 8) {
+    fail(origin, "header",
+         "header length " + std::to_string(header_bytes) + " exceeds the " + std::to_string(file_bytes - 8) +
+             " bytes after the length field");
+  }
+  if (header_bytes > kMaxHeaderBytes) {
+    fail(origin, "header", "header length " + std::to_string(header_bytes) + " exceeds the 100 MB limit");
+  }
+  return header_bytes;
+}
+
+struct Header {
+  std::vector<Entry> entries;  // in data order, tiling the data buffer
+  std::map<std::string, std::string> metadata;
+};
+
+// The header JSON at `begin`, every entry checked against a data buffer of
+// `data_bytes` without touching it.
+Header parse_header(const char* begin, uint64_t header_bytes, uint64_t data_bytes, const std::string& origin) {
+  const json header = parse_header_json(begin, begin + header_bytes, origin);
+  if (!header.is_object()) fail(origin, "header", std::string("must be a JSON object, got ") + header.type_name());
+  Header out;
+  for (const auto& [name, value] : header.items()) {
+    if (name == "__metadata__") {
+      out.metadata = parse_metadata(value, origin);
+    } else {
+      out.entries.push_back(parse_entry(name, value, data_bytes, origin));
+    }
+  }
+  check_coverage(out.entries, data_bytes, origin);
+  return out;
+}
+
 // ---- POSIX file helpers ----
 
 [[noreturn]] void fail_errno(const std::string& path, const std::string& what, int err) {
   throw SafetensorsError(path + ": " + what + ": " + std::strerror(err));
 }
 
-std::string read_file(const std::string& path) {
+// The file's first `limit` bytes (all of it by default).
+std::string read_file(const std::string& path, size_t limit = SIZE_MAX) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail_errno(path, "cannot open", errno);
   // Sized from fstat (+1 byte, to see the end of file without growing),
@@ -313,10 +357,10 @@ std::string read_file(const std::string& path) {
   constexpr size_t kChunk = size_t{1} << 20;
   struct stat st;
   const bool sized = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  std::string out(sized ? static_cast<size_t>(st.st_size) + 1 : kChunk, '\0');
+  std::string out(std::min(limit, sized ? static_cast<size_t>(st.st_size) + 1 : kChunk), '\0');
   size_t used = 0;
-  for (;;) {
-    if (used == out.size()) out.resize(used + kChunk);
+  while (used < limit) {
+    if (used == out.size()) out.resize(std::min(limit, used + kChunk));
     const ssize_t n = ::read(fd, out.data() + used, out.size() - used);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -375,38 +419,14 @@ std::string serialize(const SafetensorsFile& file, const std::string& origin) {
 }  // namespace
 
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin) {
-  if (bytes.size() < 8) {
-    fail(origin, "header",
-         "file is " + std::to_string(bytes.size()) + " bytes, too short for the 8-byte header length");
-  }
-  const uint64_t header_bytes = read_u64_le(bytes);
-  if (header_bytes > bytes.size() - 8) {
-    fail(origin, "header",
-         "header length " + std::to_string(header_bytes) + " exceeds the " + std::to_string(bytes.size() - 8) +
-             " bytes after the length field");
-  }
-  if (header_bytes > kMaxHeaderBytes) {
-    fail(origin, "header", "header length " + std::to_string(header_bytes) + " exceeds the 100 MB limit");
-  }
+  const uint64_t header_bytes = header_length(bytes, bytes.size(), origin);
   const char* header_begin = bytes.data() + 8;
-  const json header = parse_header_json(header_begin, header_begin + header_bytes, origin);
-  if (!header.is_object()) fail(origin, "header", std::string("must be a JSON object, got ") + header.type_name());
-
-  const char* data = header_begin + header_bytes;
-  const uint64_t data_bytes = bytes.size() - 8 - header_bytes;
-  SafetensorsFile file;
-  std::vector<Entry> entries;
-  for (const auto& [name, value] : header.items()) {
-    if (name == "__metadata__") {
-      file.metadata = parse_metadata(value, origin);
-    } else {
-      entries.push_back(parse_entry(name, value, data_bytes, origin));
-    }
-  }
-  check_coverage(entries, data_bytes, origin);
-
+  Header header = parse_header(header_begin, header_bytes, bytes.size() - 8 - header_bytes, origin);
   // Only now, with every claim checked, is tensor data touched.
-  for (const Entry& e : entries) {
+  const char* data = header_begin + header_bytes;
+  SafetensorsFile file;
+  file.metadata = std::move(header.metadata);
+  for (const Entry& e : header.entries) {
     Tensor t = Tensor::empty(Shape(e.shape), e.dtype);
     std::memcpy(t.data_ptr(), data + e.begin, e.end - e.begin);
     file.tensors.emplace(e.name, std::move(t));
@@ -415,6 +435,17 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& o
 }
 
 SafetensorsFile load_safetensors(const std::string& path) { return parse_safetensors(read_file(path), path); }
+
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path) {
+  const std::string length_field = read_file(path, 8);
+  std::error_code err;
+  const uint64_t file_bytes = std::filesystem::file_size(path, err);
+  if (err) fail_errno(path, "cannot stat", err.value());
+  const uint64_t header_bytes = header_length(length_field, file_bytes, path);
+  const std::string prefix = read_file(path, 8 + header_bytes);
+  if (prefix.size() < 8 + header_bytes) fail(path, "header", "the file shrank while being read");
+  return parse_header(prefix.data() + 8, header_bytes, file_bytes - 8 - header_bytes, path).metadata;
+}
 
 std::string serialize_safetensors(const SafetensorsFile& file) { return serialize(file, "serialize_safetensors"); }
 

@@ -31,6 +31,9 @@ struct SafetensorsFile {
 // Parses an in-memory file; `origin` names it in error messages.
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& origin);
 SafetensorsFile load_safetensors(const std::string& path);
+// The metadata alone, reading only the header: every claim of it is checked
+// against the file's size as load_safetensors does, but no tensor is read.
+std::map<std::string, std::string> load_safetensors_metadata(const std::string& path);
 
 std::string serialize_safetensors(const SafetensorsFile& file);
 // Writes path atomically (engine/atomic_file.h): a failure throws

@@ -210,6 +210,37 @@ TEST_CASE("safetensors: every truncation of a valid file is rejected") {
   CHECK(contains(message_of(bytes + '\0', "long.safetensors"), "long.safetensors: header: tensors cover"));
 }
 
+// What load_safetensors_metadata throws for a file holding `bytes`.
+std::string metadata_message_of(const std::string& bytes, const fs::path& path) {
+  std::ofstream(path, std::ios::binary) << bytes;
+  try {
+    taper::load_safetensors_metadata(path.string());
+  } catch (const SafetensorsError& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+TEST_CASE("safetensors: the metadata alone, read from the header, checked as a whole load checks it") {
+  TempDir dir;
+  const fs::path path = dir.path / "model.safetensors";
+  taper::save_safetensors(path.string(), sample_file());
+  CHECK(taper::load_safetensors_metadata(path.string()) == sample_file().metadata);
+  CHECK(!sample_file().metadata.empty());
+  // A file cut anywhere, even in the tensor data it never reads, or one byte
+  // too long, is rejected with load_safetensors' message.
+  const std::string bytes = taper::serialize_safetensors(sample_file());
+  for (size_t length = 0; length <= bytes.size(); ++length) {
+    CAPTURE(length);
+    const std::string cut = length < bytes.size() ? bytes.substr(0, length) : bytes + '\0';
+    const std::string expected = message_of(cut, path.string());
+    CHECK(contains(expected, path.string() + ": "));
+    CHECK(metadata_message_of(cut, path) == expected);
+  }
+  CHECK_THROWS_WITH_AS(taper::load_safetensors_metadata((dir.path / "absent").string()),
+                       doctest::Contains("absent: cannot open"), SafetensorsError);
+}
+
 TEST_CASE("safetensors: header length beyond the file or the 100 MB limit") {
   CHECK(contains(message_of(u64_le(1000) + "{}", "f"), "f: header: header length 1000 exceeds the 2 bytes"));
   CHECK(contains(message_of(u64_le(UINT64_MAX) + "{}", "f"), "f: header: header length"));
