@@ -204,7 +204,7 @@ int run_reproduce(int argc, char** argv) {
     return 0;
   }
   if (jobs > 1) {
-    experiment_names(o.experiments_dir, o.scale);  // an unknown scale fails here, not in every shard
+    check_experiments(o);  // a bad name or file fails here, not in every shard
     train_in_processes(argc, argv, jobs, std::filesystem::path(o.runs_dir) / o.scale);
   }
   if (!check) {

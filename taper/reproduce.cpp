@@ -261,9 +261,20 @@ std::vector<std::pair<fs::path, RunConfig>> runs_in(const fs::path& runs) {
 // Whether a checkpoint file holds all `epochs` of its stage: those of an
 // interrupted run may hold fewer.
 bool holds_epochs(const fs::path& checkpoint, int64_t epochs) {
-  const auto meta = load_safetensors(checkpoint.string()).metadata;
+  const auto meta = load_safetensors_metadata(checkpoint.string());
   const auto it = meta.find("epochs_done");
   return it != meta.end() && std::stoll(it->second) >= epochs;
+}
+
+// A run directory's checkpoint files of one kind (kShared's `prefix`), those
+// holding at least `epochs` epochs each (0: all of them).
+std::vector<fs::path> checkpoints(const fs::path& dir, const std::string& prefix, int64_t epochs) {
+  std::vector<fs::path> out;
+  for (const auto& f : fs::directory_iterator(dir)) {
+    if (f.path().filename().string().rfind(prefix, 0) != 0 || f.path().extension() != ".safetensors") continue;
+    if (epochs <= 0 || holds_epochs(f.path(), epochs)) out.push_back(f.path());
+  }
+  return out;
 }
 
 // Copies the finished checkpoints of other runs whose training of them
@@ -277,12 +288,12 @@ void share_stages(const fs::path& runs, const RunConfig& c, const fs::path& dir)
     const bool finished = fs::exists(other / "eval.json");
     for (const SharedCheckpoint& shared : kShared) {
       if (shared.key(o) != shared.key(c)) continue;
-      for (const auto& f : fs::directory_iterator(other)) {
-        const std::string name = f.path().filename().string();
-        if (name.rfind(shared.prefix, 0) != 0 || f.path().extension() != ".safetensors") continue;
-        if (fs::exists(dir / name) || (!finished && !holds_epochs(f.path(), shared.epochs(c)))) continue;
+      // A finished run's checkpoints all hold their epochs.
+      for (const fs::path& f : checkpoints(other, shared.prefix, finished ? 0 : shared.epochs(c))) {
+        const fs::path name = f.filename();
+        if (fs::exists(dir / name)) continue;
         fs::create_directories(dir);
-        fs::copy_file(f.path(), dir / name);
+        fs::copy_file(f, dir / name);
         std::fprintf(stderr, "reproduce: sharing %s of %s\n", name.c_str(), other.c_str());
       }
     }
@@ -531,16 +542,31 @@ std::vector<Training> trainings(const RunConfig& c) {
 // Whether an unfinished run's directory holds all of a training's checkpoint
 // files, each with all its epochs (the files share_stages would copy).
 bool holds_training(const fs::path& dir, const Training& t) {
-  int64_t complete = 0;
-  for (const auto& f : fs::directory_iterator(dir)) {
-    const std::string name = f.path().filename().string();
-    if (name.rfind(t.prefix, 0) == 0 && f.path().extension() == ".safetensors" && holds_epochs(f.path(), t.epochs))
-      ++complete;
-  }
-  return complete >= t.files;
+  return static_cast<int64_t>(checkpoints(dir, t.prefix, t.epochs).size()) >= t.files;
 }
 
 using NetworkKind = std::pair<std::string, std::string>;  // (network_of, training kind)
+using TrainingId = std::pair<std::string, std::string>;   // (kind, key): one checkpoint shared by every run needing it
+
+struct Cost {
+  int64_t trainings = 0, epochs = 0;
+};
+
+// The distinct trainings `runs` need, each counted once however many runs
+// share it and skipped when in `done`, summed per network and kind.
+std::map<NetworkKind, Cost> distinct_trainings(const std::vector<RunConfig>& runs, const std::set<TrainingId>& done) {
+  std::set<TrainingId> counted = done;
+  std::map<NetworkKind, Cost> cost;
+  for (const RunConfig& c : runs) {
+    for (const Training& t : trainings(c)) {
+      if (t.epochs <= 0 || !counted.insert({t.kind, t.key}).second) continue;
+      Cost& k = cost[{t.what, t.kind}];
+      ++k.trainings;
+      k.epochs += t.epochs;
+    }
+  }
+  return cost;
+}
 
 // Seconds per pass over the training set, per network and kind: the
 // fastest epoch in the logs of the scale's runs so far (a stage-2 shard's
@@ -567,8 +593,8 @@ std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
 // The (kind, key) of every training that a run under `runs` holds, finished
 // or (for an unfinished run) with all its epochs: share_stages copies those
 // instead of training them again.
-std::set<std::pair<std::string, std::string>> finished_trainings(const fs::path& runs) {
-  std::set<std::pair<std::string, std::string>> done;
+std::set<TrainingId> finished_trainings(const fs::path& runs) {
+  std::set<TrainingId> done;
   for (const auto& [dir, c] : runs_in(runs)) {
     const bool finished = fs::exists(dir / "eval.json");
     for (const Training& t : trainings(c)) {
@@ -583,32 +609,24 @@ std::set<std::pair<std::string, std::string>> finished_trainings(const fs::path&
 // checkpoint is trained once, in hours where the scale's logs have measured
 // that kind of epoch (at the fastest epoch measured: a lower bound on an
 // otherwise idle machine).
-void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::path& runs, std::FILE* out) {
-  const auto done = finished_trainings(runs);
-  std::map<NetworkKind, std::set<std::string>> distinct;
-  std::map<NetworkKind, int64_t> epochs;
-  for (const auto& [dir, c] : todo) {
-    for (const Training& t : trainings(c)) {
-      if (t.epochs > 0 && !done.count({t.kind, t.key}) && distinct[{t.what, t.kind}].insert(t.key).second)
-        epochs[{t.what, t.kind}] += t.epochs;
-    }
-  }
+void print_training_cost(const std::vector<RunConfig>& todo, const fs::path& runs, std::FILE* out) {
+  const std::map<NetworkKind, Cost> distinct = distinct_trainings(todo, finished_trainings(runs));
   const std::map<NetworkKind, double> per_pass = measured_pass_seconds(runs);
   std::fprintf(out, "distinct trainings still to do (epochs over each network's training set):%s\n",
                distinct.empty() ? " none" : "");
   double hours = 0.0;
   int64_t unmeasured = 0;
-  for (const auto& [nk, keys] : distinct) {
-    std::fprintf(out, "  %-34s %-9s %3zu trainings, %5lld epochs", nk.first.c_str(), nk.second.c_str(), keys.size(),
-                 static_cast<long long>(epochs[nk]));
+  for (const auto& [nk, cost] : distinct) {
+    std::fprintf(out, "  %-34s %-9s %3lld trainings, %5lld epochs", nk.first.c_str(), nk.second.c_str(),
+                 static_cast<long long>(cost.trainings), static_cast<long long>(cost.epochs));
     const auto m = per_pass.find(nk);
     if (m == per_pass.end()) {
       std::fprintf(out, "  (no epoch of this kind measured yet)\n");
-      unmeasured += epochs[nk];
+      unmeasured += cost.epochs;
       continue;
     }
-    hours += epochs[nk] * m->second / 3600.0;
-    std::fprintf(out, "  %6.1f h at %.0f s per epoch\n", epochs[nk] * m->second / 3600.0, m->second);
+    hours += cost.epochs * m->second / 3600.0;
+    std::fprintf(out, "  %6.1f h at %.0f s per epoch\n", cost.epochs * m->second / 3600.0, m->second);
   }
   if (!distinct.empty()) {
     std::fprintf(out, "  about %.1f h of training at the fastest measured epochs (evaluation not included)%s\n", hours,
@@ -616,10 +634,13 @@ void print_training_cost(const std::map<fs::path, RunConfig>& todo, const fs::pa
   }
 }
 
+// --seeds, else the experiment file's own.
+int64_t seeds_of(const Spec& spec, const ReproduceOptions& o) { return o.seeds > 0 ? o.seeds : spec.seeds; }
+
 // The distinct runs an experiment needs (its rows for each seed), in row
 // order, with their configs.
 std::vector<std::pair<fs::path, RunConfig>> runs_of(const Spec& spec, const ReproduceOptions& o) {
-  const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
+  const int64_t seeds = seeds_of(spec, o);
   std::vector<std::pair<fs::path, RunConfig>> out;
   std::set<fs::path> seen;
   for (const Row& row : spec.rows) {
@@ -641,7 +662,6 @@ std::vector<std::pair<fs::path, RunConfig>> runs_of(const Spec& spec, const Repr
 std::vector<RunConfig> shard_runs(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   struct Group {
     std::vector<RunConfig> runs;
-    std::set<std::pair<std::string, std::string>> trainings;
     int64_t epochs = 0;
   };
   std::map<std::string, Group> groups;
@@ -652,12 +672,11 @@ std::vector<RunConfig> shard_runs(const std::vector<Spec>& specs, const Reproduc
       if (!seen.insert(dir).second) continue;
       const std::string key = to_toml(stage1_part(c));
       if (!groups.count(key)) order.push_back(key);
-      Group& g = groups[key];
-      g.runs.push_back(c);
-      for (const Training& t : trainings(c)) {
-        if (g.trainings.insert({t.kind, t.key}).second) g.epochs += t.epochs;
-      }
+      groups[key].runs.push_back(c);
     }
+  }
+  for (auto& [key, g] : groups) {
+    for (const auto& [nk, cost] : distinct_trainings(g.runs, {})) g.epochs += cost.epochs;
   }
   std::vector<std::string> by_size = order;
   std::stable_sort(by_size.begin(), by_size.end(),
@@ -700,16 +719,16 @@ void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   std::FILE* out = o.plan_out;
   const fs::path runs = fs::path(o.runs_dir) / o.scale;
   std::set<fs::path> all, all_done;
-  std::map<fs::path, RunConfig> todo;
+  std::vector<RunConfig> todo;  // a run two experiments need may be here twice: its trainings count once
   for (const Spec& spec : specs) {
-    const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
+    const int64_t seeds = seeds_of(spec, o);
     std::set<fs::path> needed, done;
     for (const auto& [dir, c] : runs_of(spec, o)) {
       needed.insert(dir);
       if (fs::exists(dir / "eval.json")) {
         done.insert(dir);
       } else {
-        todo.emplace(dir, c);
+        todo.push_back(c);
       }
     }
     all.insert(needed.begin(), needed.end());
@@ -738,22 +757,44 @@ std::vector<std::string> experiment_names(const std::string& experiments_dir, co
   return names;
 }
 
-std::vector<std::string> reproduce(const ReproduceOptions& o) {
+namespace {
+
+// The experiments `o` names, every file read first: a bad one fails before any training.
+std::vector<Spec> read_specs(const ReproduceOptions& o) {
   const std::vector<std::string> names = o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only;
-  require_device(o.device);
-  std::vector<Spec> specs;  // all read first: a bad file or missing data fails before any training
-  std::set<std::string> datasets;
+  std::vector<Spec> specs;
   for (const auto& name : names) {
     const fs::path path = fs::path(o.experiments_dir) / o.scale / (name + ".toml");
     if (!fs::exists(path)) throw ConfigError(path.string() + ": no such experiment at scale " + o.scale);
     specs.push_back(read_spec(path.string(), name));
-    for (const Row& r : specs.back().rows) datasets.insert(effective_config(specs.back(), r, 0).data.dataset);
   }
+  return specs;
+}
+
+// Throws naming the first dataset the experiments need that the data root lacks.
+void require_datasets(const std::vector<Spec>& specs) {
+  std::set<std::string> datasets;
+  for (const Spec& spec : specs) {
+    for (const Row& r : spec.rows) datasets.insert(effective_config(spec, r, 0).data.dataset);
+  }
+  for (const std::string& d : datasets) dataset_dir(d);
+}
+
+}  // namespace
+
+void check_experiments(const ReproduceOptions& o) {
+  require_device(o.device);
+  require_datasets(read_specs(o));
+}
+
+std::vector<std::string> reproduce(const ReproduceOptions& o) {
+  require_device(o.device);
+  const std::vector<Spec> specs = read_specs(o);
   if (o.plan) {
     print_plan(specs, o);
     return {};
   }
-  for (const std::string& d : datasets) dataset_dir(d);
+  require_datasets(specs);
   if (o.shards > 1) {
     train_shard(specs, o);
     return {};
@@ -761,7 +802,7 @@ std::vector<std::string> reproduce(const ReproduceOptions& o) {
   std::vector<std::string> skipped;
   for (const Spec& spec : specs) {
     const auto start = std::chrono::steady_clock::now();
-    const int64_t seeds = o.seeds > 0 ? o.seeds : spec.seeds;
+    const int64_t seeds = seeds_of(spec, o);
     if (o.no_train) {
       const auto needed = runs_of(spec, o);
       const auto trained = std::count_if(needed.begin(), needed.end(),

@@ -65,6 +65,12 @@ struct ReproduceOptions {
 // reported on stderr (with how to get the model).
 std::vector<std::string> reproduce(const ReproduceOptions& options);
 
+// Throws (ConfigError and the like) where reproduce(options) would before
+// training anything: an unknown scale or experiment, a bad experiment file, a
+// dataset missing from the data root, no such device. What --jobs checks
+// before it starts its processes.
+void check_experiments(const ReproduceOptions& options);
+
 // The experiment names of a scale: the file stems under experiments/<scale>/
 // except base and base-* (the scale's run configs) and smoke (a plain run config).
 std::vector<std::string> experiment_names(const std::string& experiments_dir, const std::string& scale);

@@ -1203,6 +1203,28 @@ TEST_CASE("taper reproduce: an interrupted run lends the stages it finished, not
   CHECK(log.find("\"baseline\"") != std::string::npos);
 }
 
+TEST_CASE("taper reproduce: check_experiments fails on what reproduce would, before anything trains") {
+  TempDir dir;
+  dir.write("experiments/unit/base.toml", read_bytes(config_path("tiny_e2e.toml")));
+  dir.write("experiments/unit/exp.toml", experiment_file(1, taper_row("TAPER", "{}")));
+  dir.write("experiments/unit/typo.toml", experiment_file(1, taper_row("TAPER", "{ \"taper.colour\" = 1 }")));
+  ReproduceOptions o = unit_scale(dir);
+  o.only = {"exp", "absent"};
+  CHECK_THROWS_WITH_AS(check_experiments(o), doctest::Contains("absent.toml: no such experiment at scale unit"),
+                       ConfigError);
+  o.only = {"typo"};
+  CHECK_THROWS_WITH_AS(check_experiments(o), doctest::Contains("typo.toml row 'TAPER'"), ConfigError);
+  CHECK_THROWS_WITH_AS(check_experiments(o), doctest::Contains("taper.colour: unknown key"), ConfigError);
+  o.only = {};
+  o.scale = "nowhere";
+  CHECK_THROWS_WITH_AS(check_experiments(o), doctest::Contains("no such scale"), ConfigError);
+  SKIP_WITHOUT_CIFAR100();
+  o = unit_scale(dir);
+  o.only = {"exp"};
+  CHECK_NOTHROW(check_experiments(o));
+  CHECK_FALSE(fs::exists(dir.str() + "/runs"));
+}
+
 TEST_CASE("taper reproduce: shards train disjoint runs, grouped by stage 1; --no-train then gives a sequential run's numbers") {
   SKIP_WITHOUT_CIFAR100();
   const std::string base = read_bytes(config_path("tiny_e2e.toml"));
