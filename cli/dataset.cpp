@@ -10,11 +10,13 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "data/catalog.h"
+#include "data/preview.h"
 
 namespace taper::cli {
 
 const char kDatasetHelp[] =
-    "usage: taper dataset NAME [--k K] [--tasks N] [--seed S]\n\n"
+    "usage: taper dataset NAME [--k K] [--tasks N] [--seed S] [--preview FILE.png]\n"
+    "                          [--export DIR [--classes a,b,...] [--count N]]\n\n"
     "Prints the image counts per split (and per domain), the numbers of classes,\n"
     "super-categories and domains, and N sampled tasks of every task sampler that\n"
     "fits the dataset (paper section 4). NAME: cifar100, cifar100-styles, pacs,\n"
@@ -23,6 +25,9 @@ const char kDatasetHelp[] =
     "  --k K      classes per task (default 5)\n"
     "  --tasks N  tasks shown per sampler (default 3)\n"
     "  --seed S   sampling seed (default 0)\n\n"
+    "  --preview FILE.png  also draw a picture of the training images: one row per\n"
+    "                      domain, the first image of ten classes spread over the labels\n"
+    "                      (results/figures/cifar100-styles.png, pacs-64-domains.png)\n"
     "  --export DIR        also write test images as PNG files DIR/<index>_<class>.png\n"
     "  --classes a,b,...   only images of these classes (default: all)\n"
     "  --count N           how many images to write (default 8)\n";
@@ -90,10 +95,23 @@ void export_images(const Dataset& test, const std::string& dir, const std::strin
   }
 }
 
+// Writes the training images' preview: a row per domain, cells of at least 96 pixels.
+void write_preview(const Dataset& train, const std::string& path) {
+  const auto rows = domain_preview_rows(train, 10);
+  int64_t widest = 1;
+  for (const auto& row : rows) {
+    for (const Image& im : row) widest = std::max(widest, im.width);
+  }
+  write_png(path, preview_grid(rows, std::max<int64_t>(1, 96 / widest)));
+  std::string domains;
+  for (const auto& name : train.meta.domain_names) domains += (domains.empty() ? "" : ", ") + name;
+  std::printf("wrote %s (rows: %s)\n", path.c_str(), domains.empty() ? train.name.c_str() : domains.c_str());
+}
+
 }  // namespace
 
 int run_dataset(int argc, char** argv) {
-  const Args args(argc, argv, {"--k", "--tasks", "--seed", "--export", "--classes", "--count"}, {});
+  const Args args(argc, argv, {"--k", "--tasks", "--seed", "--export", "--classes", "--count", "--preview"}, {});
   args.expect_positional(1, "one dataset NAME");
   const std::string name = args.positional()[0];
   const int64_t k = args.count("--k", 5), count = args.count("--tasks", 3);
@@ -107,6 +125,7 @@ int run_dataset(int argc, char** argv) {
   std::printf("  %lld classes, %zu super-categories, %zu domains\n", static_cast<long long>(meta.num_classes()),
               meta.super_names.size(), meta.domain_names.size());
   print_tasks(name, train, k, count, seed);
+  if (args.has("--preview")) write_preview(train, args.get("--preview"));
   if (args.has("--export")) export_images(test, args.get("--export"), args.get("--classes"), args.count("--count", 8));
   return 0;
 }

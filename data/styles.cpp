@@ -432,30 +432,4 @@ Dataset make_styled_dataset(const Dataset& base, const std::vector<Style>& style
   return out;
 }
 
-Image preview_grid(const std::vector<std::vector<Image>>& rows, int64_t scale) {
-  if (rows.empty() || scale < 1) throw std::invalid_argument("preview_grid: need rows and scale >= 1");
-  int64_t cell_h = 0, cell_w = 0, columns = 0;
-  for (const auto& row : rows) {
-    columns = std::max<int64_t>(columns, int64_t(row.size()));
-    for (const Image& im : row) {
-      if (im.channels != 3) throw std::invalid_argument("preview_grid: images must be RGB");
-      cell_h = std::max(cell_h, im.height * scale);
-      cell_w = std::max(cell_w, im.width * scale);
-    }
-  }
-  if (columns == 0) throw std::invalid_argument("preview_grid: every row is empty");
-  const int64_t gap = 4;
-  Image out(int64_t(rows.size()) * (cell_h + gap) + gap, columns * (cell_w + gap) + gap);
-  std::fill(out.pixels.begin(), out.pixels.end(), uint8_t{128});
-  for (size_t r = 0; r < rows.size(); ++r)
-    for (size_t c = 0; c < rows[r].size(); ++c) {
-      const Image& im = rows[r][c];
-      const int64_t top = gap + int64_t(r) * (cell_h + gap), left = gap + int64_t(c) * (cell_w + gap);
-      for (int64_t y = 0; y < im.height * scale; ++y)
-        for (int64_t x = 0; x < im.width * scale; ++x)
-          std::copy_n(im.at(y / scale, x / scale), 3, out.at(top + y, left + x));
-    }
-  return out;
-}
-
 }  // namespace taper

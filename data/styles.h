@@ -51,10 +51,4 @@ class StyledImageStore final : public ImageStore {
 // their names, name = base.name + "-styles". Images are a StyledImageStore.
 Dataset make_styled_dataset(const Dataset& base, const std::vector<Style>& styles, uint64_t seed);
 
-// Tiles rows of images into one picture for looking at: every image is
-// upscaled `scale` times with nearest neighbour into a cell as large as the
-// largest image, cells separated by a grey gap. Throws std::invalid_argument
-// on an empty grid, a non-RGB image or scale < 1.
-Image preview_grid(const std::vector<std::vector<Image>>& rows, int64_t scale);
-
 }  // namespace taper

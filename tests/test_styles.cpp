@@ -1,6 +1,6 @@
-// Synthetic style domains: determinism, distinct looks, the lazy styled
-// dataset, the preview grid, and the preview figures written from the real
-// CIFAR-100 and PACS-64 data when a copy is around.
+// Synthetic style domains: determinism, distinct looks (on real CIFAR-100
+// photos too, when a copy is around), the lazy styled dataset, and the
+// preview pictures (data/preview.h) drawn from it.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "data/cifar100.h"
+#include "data/preview.h"
 #include "data/styles.h"
 #include "engine/rng.h"
 
@@ -57,12 +58,6 @@ std::string find_data(const std::string& name) {
   for (const std::string& root : roots)
     if (fs::exists(root + "/" + name)) return root + "/" + name;
   return {};
-}
-
-std::string figure_path(const std::string& file) {
-  const std::string dir = std::string(TAPER_SOURCE_DIR) + "/results/figures";
-  fs::create_directories(dir);
-  return dir + "/" + file;
 }
 
 const std::vector<Style> kRandomStyles = {Style::Sketch, Style::Painting, Style::Quickdraw, Style::Infograph};
@@ -141,7 +136,8 @@ TEST_CASE("styles: sketch and quickdraw are grey; quickdraw is black strokes on 
   for (Style s : {Style::Painting, Style::Clipart, Style::Infograph}) CHECK_FALSE(is_grey(render_style(im, s, 1, 0)));
 }
 
-TEST_CASE("styles: the styled dataset draws each image once, a class's images taking the styles in turn") {
+// Seven test images of classes a, b, c (b has none), in one domain.
+Dataset toy_base() {
   const int64_t n = 7;
   std::vector<uint8_t> pixels;
   for (int64_t i = 0; i < n; ++i) {
@@ -156,7 +152,12 @@ TEST_CASE("styles: the styled dataset draws each image once, a class's images ta
   base.labels = {2, 0, 0, 2, 0, 0, 2};
   base.domains = std::vector<int64_t>(n, 0);
   base.images = std::make_shared<MemoryImageStore>(n, 32, 32, pixels);
+  return base;
+}
 
+TEST_CASE("styles: the styled dataset draws each image once, a class's images taking the styles in turn") {
+  const Dataset base = toy_base();
+  const int64_t n = base.size();
   const std::vector<Style> styles = {Style::Real, Style::Clipart, Style::Quickdraw};
   const Dataset d = make_styled_dataset(base, styles, 9);
   CHECK(d.name == "toy-styles");
@@ -198,10 +199,10 @@ TEST_CASE("styles: preview_grid upscales by nearest neighbour into grey-separate
   CHECK_THROWS_AS(preview_grid({{a}}, 0), std::invalid_argument);
 }
 
-TEST_CASE("styles: CIFAR-100 preview, one row per style (results/figures/cifar100-styles.png)") {
+TEST_CASE("styles: on real CIFAR-100 photos every style stays far from every other") {
   const std::string dir = find_data("cifar-100-binary");
   if (dir.empty()) {
-    MESSAGE("no CIFAR-100 copy found; preview not written");
+    MESSAGE("no CIFAR-100 copy found; not checked");
     return;
   }
   const Dataset train = load_cifar100(dir, "train");
@@ -219,7 +220,6 @@ TEST_CASE("styles: CIFAR-100 preview, one row per style (results/figures/cifar10
     rows.emplace_back();
     for (int64_t i : picks) rows.back().push_back(render_style(train.images->image(i), s, 0, i));
   }
-  // On real photos, too, every style stays far from every other.
   for (size_t a = 0; a < rows.size(); ++a)
     for (size_t b = a + 1; b < rows.size(); ++b) {
       double diff = 0;
@@ -228,25 +228,22 @@ TEST_CASE("styles: CIFAR-100 preview, one row per style (results/figures/cifar10
       CAPTURE(style_names()[b]);
       CHECK(diff > 20.0);
     }
-  write_png(figure_path("cifar100-styles.png"), preview_grid(rows, 3));
 }
 
-TEST_CASE("styles: PACS-64 preview, one row per domain (results/figures/pacs-64-domains.png)") {
-  const std::string dir = find_data("pacs-64");
-  if (dir.empty()) {
-    MESSAGE("no PACS-64 copy found; preview not written");
-    return;
+TEST_CASE("styles: the preview shows a row per domain, each class's first image in it") {
+  const Dataset d = make_styled_dataset(toy_base(), {Style::Real, Style::Clipart, Style::Quickdraw}, 9);
+  // Domains {0, 0, 1, 1, 2, 0, 2} of labels {2, 0, 0, 2, 0, 0, 2}; class 1 has no image.
+  const std::vector<std::vector<int64_t>> expected = {{1, 0}, {2, 3}, {4, 6}};
+  const auto rows = domain_preview_rows(d, 10);
+  REQUIRE(rows.size() == 3);
+  for (size_t dom = 0; dom < rows.size(); ++dom) {
+    CAPTURE(dom);
+    REQUIRE(rows[dom].size() == expected[dom].size());
+    for (size_t c = 0; c < rows[dom].size(); ++c) CHECK(rows[dom][c].pixels == d.images->image(expected[dom][c]).pixels);
   }
-  std::vector<std::vector<Image>> rows;
-  for (const char* domain : {"photo", "art_painting", "cartoon", "sketch"}) {
-    rows.emplace_back();
-    std::vector<fs::path> classes(fs::directory_iterator(dir + "/" + domain), fs::directory_iterator{});
-    std::sort(classes.begin(), classes.end());
-    for (const fs::path& cls : classes) {
-      std::vector<fs::path> files(fs::directory_iterator(cls), fs::directory_iterator{});
-      REQUIRE_FALSE(files.empty());
-      rows.back().push_back(read_image(std::min_element(files.begin(), files.end())->string()));
-    }
-  }
-  write_png(figure_path("pacs-64-domains.png"), preview_grid(rows, 2));
+  // Two columns spread over three classes: labels 0 and 1.
+  const auto two = domain_preview_rows(d, 2);
+  CHECK(two[0].size() == 1);
+  CHECK(two[0][0].pixels == d.images->image(1).pixels);
+  CHECK_THROWS_AS(domain_preview_rows(d, 0), std::invalid_argument);
 }
