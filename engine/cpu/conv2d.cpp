@@ -39,12 +39,8 @@ constexpr int64_t kGroupMaxWeights = int64_t{1} << 18;
 // unless that width needs more. (256 KB tiles, to stay in this machine's
 // L2, were 10% slower per training step: narrower GEMMs.)
 constexpr int64_t kGroupWidth = 256, kGroupColumns = int64_t{1} << 18;
-// Weight gradients: per-partition sums, at most this many partitions.
-constexpr int64_t kPartitions = 8;
 // Batched column buffers stay under this many floats (64 MB).
 constexpr int64_t kColumnBudget = int64_t{16} << 20;
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // rows = Cin*KH*KW, plane = HO*WO; images per group (or chunk), the number
 // of groups, and the output rows per tile (HO unless a group is one image).
@@ -226,7 +222,7 @@ void backward_data_batched(const float* grad_y, const float* w, float* grad_x, c
 void backward_weight_groups(const float* x, const float* grad_y, float* grad_w, float* grad_bias,
                             const Window2d& g) {
   const Split s = groups(g);
-  const int64_t parts = std::max<int64_t>(1, std::min(kPartitions, s.count)), weights = g.c_out * s.rows,
+  const int64_t parts = std::max<int64_t>(1, std::min(kWeightGradientParts, s.count)), weights = g.c_out * s.rows,
                 stride = weights + g.c_out;
   float* sums = scratch(2, parts * stride);  // [part][weights, then bias]; zeros for an empty batch
 #pragma omp parallel for schedule(static)

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #include <vector>
 
+#include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/scratch.h"
 
 namespace taper {
@@ -23,12 +24,11 @@ using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
 // Accumulators of one forward block: 4 output channels x 3 vectors of
 // pixels (12 of the 16 registers; 3 loads and 4 broadcasts per 12 FMAs).
 constexpr int kBlockChannels = 4, kBlockVectors = 3;
-// Of one weight-gradient block: 3 output channels x a kernel row's 3 taps
-// (9 registers, 3 for grad_y and 3 for the inputs: 6 loads per 9 FMAs; with
-// 4 channels the inputs no longer fit and were reloaded for every FMA).
+// Of one weight-gradient block: 4 output channels x a kernel row's 3 taps
+// (12 accumulators, the 3 input vectors and one grad_y vector: all 16
+// registers, 7 loads per 12 FMAs; weight_block keeps them in registers).
 constexpr int kWeightBlockChannels = 4;
 constexpr int64_t kBlockPixels = kBlockVectors * kLanes;
-constexpr int64_t kPartitions = 8;  // weight gradients: per-partition sums, as in conv2d.cpp
 constexpr int64_t kWholeImages = 8;                // forward: batches this large give each thread whole images
 constexpr int64_t kSumBytes = int64_t{128} << 10;  // weight gradients: sums per chunk of input channels (1/4 L2)
 
@@ -69,8 +69,6 @@ float* aligned_floats(float* buffer) {
   return reinterpret_cast<float*>((address + sizeof(Vec) - 1) / sizeof(Vec) * sizeof(Vec));
 }
 Vec* aligned_vectors(float* buffer) { return reinterpret_cast<Vec*>(aligned_floats(buffer)); }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // The phase planes of one padded image: plane (ci, a, b) holds padded rows
 // a, a+s, ... and columns b, b+s, ... of channel ci; each is rows x cols
@@ -289,7 +287,7 @@ void direct_conv_backward_weight(const float* x, const float* grad_y, float* gra
                                  const Window2d& g) {
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
-  const int64_t parts = std::clamp<int64_t>(g.n, 1, kPartitions), weights = g.c_out * g.c_in * 9,
+  const int64_t parts = std::clamp<int64_t>(g.n, 1, kWeightGradientParts), weights = g.c_out * g.c_in * 9,
                 stride = weights + g.c_out,
                 chunk = std::clamp<int64_t>(kSumBytes / (g.c_out * 9 * int64_t{sizeof(Vec)}), 1, g.c_in);
   // [part][weights, then bias] vectors (the bias in lane 0)

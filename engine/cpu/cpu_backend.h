@@ -11,6 +11,13 @@ namespace taper {
 // more than it saves.
 constexpr int64_t kParallelGrain = 1 << 15;
 
+// Convolution weight gradients (conv2d.cpp, conv2d_direct.cpp) sum the batch
+// in at most this many fixed parts, then the parts in order, so that no
+// result depends on the thread count.
+constexpr int64_t kWeightGradientParts = 8;
+
+constexpr int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 class CpuBackend final : public Backend {
  public:
   void* allocate(size_t bytes) override;
