@@ -27,8 +27,11 @@ int run_inspect(int argc, char** argv) {
     std::printf("%s: %zu tensors, %zu bytes\n", path.c_str(), file.tensors.size(), bytes);
     for (const auto& [key, value] : file.metadata) {
       // The config is the whole TOML text of the run; its size is enough here.
-      const std::string shown = key == "config" ? "(" + std::to_string(value.size()) + " bytes of TOML)" : value;
-      std::printf("  %s: %s\n", key.c_str(), shown.c_str());
+      if (key == "config") {
+        std::printf("  %s: (%zu bytes of TOML)\n", key.c_str(), value.size());
+      } else {
+        std::printf("  %s: %s\n", key.c_str(), value.c_str());
+      }
     }
   }
   return 0;

@@ -60,7 +60,7 @@ TrainState fine_tune(const StageContext& ctx, const TrainState& stage1, int64_t 
   // A shard may hold fewer images than a batch at tiny scales.
   const int64_t batch = std::min<int64_t>(exp.config.stage2.optim.batch, data->size());
   auto loader = std::make_shared<Loader>(data, exp.loader_options(batch, true), exp.transform(true));
-  char name[32];
+  char name[48];  // room for any int64
   std::snprintf(name, sizeof name, "stage2.shard%02lld", static_cast<long long>(q));
   StagePlan plan{name, exp.config.stage2, loader->batches_per_epoch(), nullptr, nullptr};
   if (load_finished_stage(ctx.run_dir, plan, state)) return state;

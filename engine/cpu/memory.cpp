@@ -51,7 +51,7 @@ void* CpuBackend::allocate(size_t bytes) {
   return aligned_block(bytes);
 }
 
-void CpuBackend::deallocate(void* data, size_t bytes) {
+void CpuBackend::deallocate(void* data, [[maybe_unused]] size_t bytes) {  // unused when poisoning
 #ifndef TAPER_POISON_ALLOCATIONS
   if (bytes >= kCachedFrom) return large_blocks().deallocate(data);
 #endif
