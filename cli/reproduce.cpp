@@ -23,7 +23,8 @@ namespace taper::cli {
 
 const char kReproduceHelp[] =
     "usage: taper reproduce --scale SCALE [--only NAME,...] [--seeds N] [--check | --plan | --claims]\n"
-    "                       [--jobs N | --shard K/N | --no-train] [--device cpu|cuda] [--tf32]\n\n"
+    "                       [--jobs N | --shard K/N [--claim-dir DIR] | --no-train]\n"
+    "                       [--device cpu|cuda] [--tf32]\n\n"
     "Runs the paper's tables and figures as experiments/SCALE/NAME.toml describe them\n"
     "(SCALE: tiny, mini, gpu, paper), across seeds, sharing runs and stage checkpoints\n"
     "between rows, resuming interrupted runs (runs/SCALE/), and writes\n"
@@ -31,7 +32,9 @@ const char kReproduceHelp[] =
     "per claim, and the command, commit, seeds, machine and wall time.\n\n"
     "  --only NAME,...  just these experiments (default: every file of the scale)\n"
     "  --seeds N        seeds per row (default: each file's own)\n"
-    "  --jobs N         train in N processes at once, each with cores/N OpenMP threads\n"
+    "  --jobs N         train in N processes at once, each with cores/N OpenMP threads,\n"
+    "                   each taking the next untaken group of runs (those sharing a stage-1\n"
+    "                   checkpoint, largest first) when it is free\n"
     "                   (two one-thread ResNet-8 trainings outrun one two-thread one on\n"
     "                   2 cores: results/perf/mini_plan.txt), their output in\n"
     "                   runs/SCALE/shard-K.log, then evaluate and write the results here.\n"
@@ -39,6 +42,8 @@ const char kReproduceHelp[] =
     "                   thread count\n"
     "  --shard K/N      train and evaluate only shard K (0 to N-1) of the runs, grouped by\n"
     "                   their stage-1 checkpoint; write no results (what --jobs runs)\n"
+    "  --claim-dir DIR  with --shard: instead of a fixed share, take each group not yet\n"
+    "                   claimed by a file in DIR (how --jobs's processes share the work)\n"
     "  --no-train       write the results of the experiments whose runs are all trained\n"
     "                   (say, by --shard processes still busy with others); skip the rest\n"
     "  --device DEV     where runs train and evaluate: cpu (default) or cuda; fails at\n"
@@ -122,8 +127,9 @@ std::string follow_shards(const std::vector<pid_t>& children, const std::filesys
 }
 
 // Runs `taper reproduce` (argv, without --jobs) once per shard, all at once,
-// each with its share of the cores and its output in logs/shard-K.log;
-// throws naming the shards that failed, once all have ended.
+// each with its share of the cores and its output in logs/shard-K.log, the
+// shards claiming groups in logs/.claims-PID; throws naming the shards that
+// failed, once all have ended.
 void train_in_processes(int argc, char** argv, int64_t jobs, const std::filesystem::path& logs) {
   const int64_t threads = std::max<int64_t>(1, std::thread::hardware_concurrency() / jobs);
   std::vector<std::string> env{"OMP_NUM_THREADS=" + std::to_string(threads)};
@@ -139,6 +145,12 @@ void train_in_processes(int argc, char** argv, int64_t jobs, const std::filesyst
     args.push_back(argv[i]);
   }
   std::filesystem::create_directories(logs);
+  // This invocation's own claims: an interrupted one's are left behind, and
+  // their groups' finished stages are shared, not trained again.
+  const std::filesystem::path claims = logs / (".claims-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(claims);
+  args.push_back("--claim-dir");
+  args.push_back(claims.string());
   std::vector<pid_t> children;
   for (int64_t k = 0; k < jobs; ++k) {
     std::vector<std::string> shard_args = args;
@@ -150,6 +162,7 @@ void train_in_processes(int argc, char** argv, int64_t jobs, const std::filesyst
                  shard_log(logs, k).c_str());
   }
   const std::string failed = follow_shards(children, logs);
+  std::filesystem::remove_all(claims);
   if (!failed.empty()) throw std::runtime_error("--jobs: a shard failed; finished runs are kept, see " + failed);
 }
 
@@ -164,7 +177,7 @@ std::vector<std::string> split(const std::string& list) {
 }  // namespace
 
 int run_reproduce(int argc, char** argv) {
-  const Args args(argc, argv, {"--scale", "--only", "--seeds", "--device", "--jobs", "--shard"},
+  const Args args(argc, argv, {"--scale", "--only", "--seeds", "--device", "--jobs", "--shard", "--claim-dir"},
                   {"--check", "--plan", "--claims", "--tf32", "--no-train"});
   args.expect_positional(0, "no positional arguments");
   if (!args.has("--scale")) throw std::invalid_argument("--scale is required (tiny, mini, gpu or paper)");
@@ -190,6 +203,8 @@ int run_reproduce(int argc, char** argv) {
   const int64_t jobs = args.count("--jobs", 1);
   if (jobs < 1) throw std::invalid_argument("--jobs: expected at least 1 process");
   if (args.has("--shard")) std::tie(o.shard, o.shards) = parse_shard(args.get("--shard"));
+  if (args.has("--claim-dir") && !args.has("--shard")) throw std::invalid_argument("--claim-dir goes with --shard");
+  o.claims_dir = args.get("--claim-dir");
   if ((jobs > 1 || o.shards > 1) && o.plan) throw std::invalid_argument("--jobs and --shard train: not with --plan");
   if (jobs > 1 && args.has("--shard")) throw std::invalid_argument("--jobs runs the shards itself: not with --shard");
   if (o.no_train && (jobs > 1 || o.shards > 1 || check)) {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "data/catalog.h"
@@ -653,62 +655,89 @@ std::vector<std::pair<fs::path, RunConfig>> runs_of(const Spec& spec, const Repr
   return out;
 }
 
-// The runs of shard `o.shard` of `o.shards`: the experiments' distinct runs
-// grouped by their stage-1 checkpoint (every later checkpoint two runs share
-// depends on it, so no group waits for another's training), the groups dealt
-// largest first, by epochs, to the shard with the fewest so far. The split
-// depends on the configs alone, never on what is finished, so that every
-// shard's process computes the same one.
-std::vector<RunConfig> shard_runs(const std::vector<Spec>& specs, const ReproduceOptions& o) {
-  struct Group {
-    std::vector<RunConfig> runs;
-    int64_t epochs = 0;
-  };
-  std::map<std::string, Group> groups;
-  std::vector<std::string> order;  // stage-1 keys in the order the experiments first need them
+// The runs that share a stage-1 checkpoint. Every later checkpoint two runs
+// share depends on it, so no group waits for another's training.
+struct RunGroup {
+  std::vector<RunConfig> runs;
+  int64_t epochs = 0;  // of its distinct trainings
+};
+
+// The experiments' distinct runs in groups, largest first by epochs (ties
+// in the order the experiments first need them), from the configs alone,
+// never from what is finished: every shard's process computes the same list.
+std::vector<RunGroup> run_groups(const std::vector<Spec>& specs, const ReproduceOptions& o) {
+  std::map<std::string, size_t> index;  // stage-1 key -> its group
+  std::vector<RunGroup> groups;
   std::set<fs::path> seen;
   for (const Spec& spec : specs) {
     for (const auto& [dir, c] : runs_of(spec, o)) {
       if (!seen.insert(dir).second) continue;
-      const std::string key = to_toml(stage1_part(c));
-      if (!groups.count(key)) order.push_back(key);
-      groups[key].runs.push_back(c);
+      const auto [it, added] = index.emplace(to_toml(stage1_part(c)), groups.size());
+      if (added) groups.emplace_back();
+      groups[it->second].runs.push_back(c);
     }
   }
-  for (auto& [key, g] : groups) {
+  for (RunGroup& g : groups) {
     for (const auto& [nk, cost] : distinct_trainings(g.runs, {})) g.epochs += cost.epochs;
   }
-  std::vector<std::string> by_size = order;
-  std::stable_sort(by_size.begin(), by_size.end(),
-                   [&](const std::string& a, const std::string& b) { return groups[a].epochs > groups[b].epochs; });
+  std::stable_sort(groups.begin(), groups.end(), [](const RunGroup& a, const RunGroup& b) { return a.epochs > b.epochs; });
+  return groups;
+}
+
+// The groups of shard `o.shard` of `o.shards`: each dealt, largest first, to
+// the shard with the fewest epochs so far.
+std::vector<size_t> dealt_groups(const std::vector<RunGroup>& groups, const ReproduceOptions& o) {
   std::vector<int64_t> load(o.shards, 0);
-  std::set<std::string> mine;
-  for (const std::string& key : by_size) {
+  std::vector<size_t> mine;
+  for (size_t g = 0; g < groups.size(); ++g) {
     const auto least = std::min_element(load.begin(), load.end()) - load.begin();
-    load[least] += groups[key].epochs;
-    if (least == o.shard) mine.insert(key);
+    load[least] += groups[g].epochs;
+    if (least == o.shard) mine.push_back(g);
   }
-  std::vector<RunConfig> out;
-  for (const std::string& key : order) {
-    if (mine.count(key)) out.insert(out.end(), groups[key].runs.begin(), groups[key].runs.end());
+  return mine;
+}
+
+// Whether this process is the first to ask for group `g`: the claim is a
+// file made with O_EXCL in `claims`, which only one process can create.
+bool claim_group(const fs::path& claims, size_t g) {
+  const fs::path file = claims / ("group-" + std::to_string(g));
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    ::close(fd);
+    return true;
   }
-  return out;
+  if (errno == EEXIST) return false;
+  throw std::runtime_error(file.string() + ": cannot claim the group: " + std::strerror(errno));
+}
+
+void train_group(const RunGroup& group, size_t g, size_t groups, const fs::path& runs, const ReproduceOptions& o) {
+  std::fprintf(stderr, "reproduce: shard %lld, group %zu of %zu: %zu runs, %lld epochs\n",
+               static_cast<long long>(o.shard), g + 1, groups, group.runs.size(),
+               static_cast<long long>(group.epochs));
+  for (size_t i = 0; i < group.runs.size(); ++i) {
+    std::fprintf(stderr, "reproduce: shard %lld, run %zu of %zu (%s)\n", static_cast<long long>(o.shard), i + 1,
+                 group.runs.size(), run_dir(group.runs[i], runs).c_str());
+    try {
+      train_once(group.runs[i], runs, o.device);
+    } catch (const TextModelMissing& e) {
+      std::fprintf(stderr, "reproduce: skipped %s: %s\n", run_dir(group.runs[i], runs).c_str(), e.what());
+    }
+  }
 }
 
 // Trains (and evaluates) this shard's runs; results are for the pass after.
+// With o.claims_dir, a group is the first asking shard's, so a shard that
+// finishes early (its groups were trained before, or cheap) takes the next.
 void train_shard(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   const fs::path runs = fs::path(o.runs_dir) / o.scale;
-  const std::vector<RunConfig> mine = shard_runs(specs, o);
-  std::fprintf(stderr, "reproduce: shard %lld of %lld: %zu runs\n", static_cast<long long>(o.shard),
-               static_cast<long long>(o.shards), mine.size());
-  for (size_t i = 0; i < mine.size(); ++i) {
-    std::fprintf(stderr, "reproduce: shard %lld, run %zu of %zu (%s)\n", static_cast<long long>(o.shard), i + 1,
-                 mine.size(), run_dir(mine[i], runs).c_str());
-    try {
-      train_once(mine[i], runs, o.device);
-    } catch (const TextModelMissing& e) {
-      std::fprintf(stderr, "reproduce: skipped %s: %s\n", run_dir(mine[i], runs).c_str(), e.what());
-    }
+  const std::vector<RunGroup> groups = run_groups(specs, o);
+  if (o.claims_dir.empty()) {
+    for (size_t g : dealt_groups(groups, o)) train_group(groups[g], g, groups.size(), runs, o);
+    return;
+  }
+  fs::create_directories(o.claims_dir);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    if (claim_group(o.claims_dir, g)) train_group(groups[g], g, groups.size(), runs, o);
   }
 }
 

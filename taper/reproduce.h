@@ -30,8 +30,9 @@
 // fine-tuned average) whose training settings agree with those of another
 // run, finished or not, across experiment files, so no stage is trained
 // twice. Runs live in runs/<scale>/ and resume after interruption. Shards
-// (ReproduceOptions::shards) split the runs by stage-1 checkpoint between
-// processes that train at once.
+// (ReproduceOptions::shards) split the runs, in groups sharing a stage-1
+// checkpoint, between processes that train at once: a fixed share each, or
+// (claims_dir) first come, first served.
 #pragma once
 
 #include <cstdio>
@@ -57,6 +58,10 @@ struct ReproduceOptions {
   // and write no results, so that `shards` processes train at once; a pass
   // without shards then writes the results (cli: --jobs, --shard).
   int64_t shard = 0, shards = 1;
+  // Non-empty: the shards take the groups (largest first) first come, first
+  // served, through claim files in this folder, instead of a fixed share
+  // each: a shard whose groups were finished before takes others (--jobs).
+  std::string claims_dir;
 };
 
 // Returns the experiments skipped because their runs need the text model

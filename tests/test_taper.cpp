@@ -1274,6 +1274,42 @@ TEST_CASE("taper reproduce: shards train disjoint runs, grouped by stage 1; --no
   CHECK(finished(sharded) == finished(sequential));
 }
 
+TEST_CASE("taper reproduce: with a claim folder, a shard takes every group no other shard has claimed") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  dir.write("experiments/unit/base.toml", read_bytes(config_path("tiny_e2e.toml")));
+  dir.write("experiments/unit/exp.toml",
+            experiment_file(2, taper_row("TAPER", "{}") + taper_row("TAPER, other stage 3", "{ \"taper.groups\" = 4 }")));
+  const auto evaluated = [&] {
+    std::vector<fs::path> out;
+    for (const auto& e : fs::directory_iterator(dir.str() + "/runs/unit"))
+      if (fs::exists(e.path() / "eval.json")) out.push_back(e.path());
+    return out;
+  };
+  ReproduceOptions o = unit_scale(dir);
+  o.shards = 2;
+  o.shard = 1;
+  o.claims_dir = dir.str() + "/claims";
+  reproduce(o);  // alone, it claims both seeds' groups: a fixed share would be one
+  const std::vector<fs::path> runs = evaluated();
+  CHECK(runs.size() == 4);
+  std::set<std::string> claims;
+  for (const auto& e : fs::directory_iterator(o.claims_dir)) claims.insert(e.path().filename().string());
+  CHECK(claims == std::set<std::string>{"group-0", "group-1"});
+  // Every group is claimed: shard 0 trains nothing, not even a run whose evaluation went missing.
+  REQUIRE_FALSE(runs.empty());
+  fs::remove(runs[0] / "eval.json");
+  o.shard = 0;
+  reproduce(o);
+  CHECK(evaluated().size() == 3);
+  // With fixed shares, the shard holding that run's group evaluates it again.
+  o.claims_dir.clear();
+  reproduce(o);
+  o.shard = 1;
+  reproduce(o);
+  CHECK(evaluated().size() == 4);
+}
+
 TEST_CASE("taper reproduce: extends, shared set, per-row bases, analyses with figures, stage 3 shared across files") {
   SKIP_WITHOUT_CIFAR100();
   TempDir dir;
