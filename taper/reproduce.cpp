@@ -655,8 +655,10 @@ std::vector<std::pair<fs::path, RunConfig>> runs_of(const Spec& spec, const Repr
   return out;
 }
 
-// The runs that share a stage-1 checkpoint. Every later checkpoint two runs
-// share depends on it, so no group waits for another's training.
+// Runs that share a checkpoint, directly or through others: a group never
+// waits for another's training, nor trains one twice. Runs sharing stage 1
+// share every later stage's group; a baseline, which does not depend on
+// stage 1, joins the groups of the runs it serves.
 struct RunGroup {
   std::vector<RunConfig> runs;
   int64_t epochs = 0;  // of its distinct trainings
@@ -666,16 +668,34 @@ struct RunGroup {
 // in the order the experiments first need them), from the configs alone,
 // never from what is finished: every shard's process computes the same list.
 std::vector<RunGroup> run_groups(const std::vector<Spec>& specs, const ReproduceOptions& o) {
-  std::map<std::string, size_t> index;  // stage-1 key -> its group
-  std::vector<RunGroup> groups;
+  std::vector<RunConfig> runs;
   std::set<fs::path> seen;
   for (const Spec& spec : specs) {
     for (const auto& [dir, c] : runs_of(spec, o)) {
-      if (!seen.insert(dir).second) continue;
-      const auto [it, added] = index.emplace(to_toml(stage1_part(c)), groups.size());
-      if (added) groups.emplace_back();
-      groups[it->second].runs.push_back(c);
+      if (seen.insert(dir).second) runs.push_back(c);
     }
+  }
+  // Union-find over the runs, each set rooted at its first run.
+  std::vector<size_t> root(runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) root[i] = i;
+  const auto find = [&](size_t i) {
+    while (root[i] != i) i = root[i] = root[root[i]];
+    return i;
+  };
+  std::map<TrainingId, size_t> first_user;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    for (const Training& t : trainings(runs[i])) {
+      const auto [it, added] = first_user.emplace(TrainingId{t.kind, t.key}, i);
+      const size_t a = find(i), b = find(it->second);
+      if (!added) root[std::max(a, b)] = std::min(a, b);
+    }
+  }
+  std::map<size_t, size_t> group_of_root;
+  std::vector<RunGroup> groups;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto [it, added] = group_of_root.emplace(find(i), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].runs.push_back(runs[i]);
   }
   for (RunGroup& g : groups) {
     for (const auto& [nk, cost] : distinct_trainings(g.runs, {})) g.epochs += cost.epochs;

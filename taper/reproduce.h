@@ -30,8 +30,8 @@
 // fine-tuned average) whose training settings agree with those of another
 // run, finished or not, across experiment files, so no stage is trained
 // twice. Runs live in runs/<scale>/ and resume after interruption. Shards
-// (ReproduceOptions::shards) split the runs, in groups sharing a stage-1
-// checkpoint, between processes that train at once: a fixed share each, or
+// (ReproduceOptions::shards) split the runs, in groups that share
+// checkpoints, between processes that train at once: a fixed share each, or
 // (claims_dir) first come, first served.
 #pragma once
 

@@ -1310,6 +1310,29 @@ TEST_CASE("taper reproduce: with a claim folder, a shard takes every group no ot
   CHECK(evaluated().size() == 4);
 }
 
+TEST_CASE("taper reproduce: runs sharing only a baseline are one group: the baseline is trained once") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  dir.write("experiments/unit/base.toml", read_bytes(config_path("tiny_e2e.toml")));
+  const std::string rows = "[[row]]\nlabel = \"standard\"\nmetric = \"baseline_standard\"\nset = {}\n" +
+                           taper_row("TAPER, longer stage 1", "{ \"stage1.epochs\" = 2 }");
+  dir.write("experiments/unit/exp.toml", experiment_file(1, rows));
+  ReproduceOptions o = unit_scale(dir);
+  o.shards = 2;
+  o.shard = 1;
+  reproduce(o);  // one group, dealt to shard 0
+  CHECK_FALSE(fs::exists(dir.str() + "/runs/unit"));
+  o.shard = 0;
+  reproduce(o);
+  int evaluated = 0, baselines_trained = 0;
+  for (const auto& e : fs::directory_iterator(dir.str() + "/runs/unit")) {
+    evaluated += fs::exists(e.path() / "eval.json");
+    baselines_trained += read_bytes((e.path() / "log.jsonl").string()).find("\"baseline\"") != std::string::npos;
+  }
+  CHECK(evaluated == 2);
+  CHECK(baselines_trained == 1);
+}
+
 TEST_CASE("taper reproduce: extends, shared set, per-row bases, analyses with figures, stage 3 shared across files") {
   SKIP_WITHOUT_CIFAR100();
   TempDir dir;
