@@ -1226,7 +1226,7 @@ TEST_CASE("taper reproduce: check_experiments fails on what reproduce would, bef
   CHECK_FALSE(fs::exists(dir.str() + "/runs"));
 }
 
-TEST_CASE("taper reproduce: shards train disjoint runs, grouped by stage 1; --no-train then gives a sequential run's numbers") {
+TEST_CASE("taper reproduce: shards train disjoint groups of runs; --no-train then gives a sequential run's numbers") {
   SKIP_WITHOUT_CIFAR100();
   const std::string base = read_bytes(config_path("tiny_e2e.toml"));
   // The second row shares stage 1 and 2 and trains no stage 3 of its own: cheap, in the same group.
