@@ -22,15 +22,16 @@
 #include <string>
 #include <vector>
 
-#include <cblas.h>
-
+#include "bench/sgemm_peak.h"
+#include "bench/timing.h"
 #include "engine/backend.h"
 #include "engine/rng.h"
-#include "bench/timing.h"
 #include "engine/tensor.h"
 
 using namespace taper;
+using taper::bench::kPeakReps;
 using taper::bench::median_seconds;
+using taper::bench::sgemm_peak_gflops;
 using taper::bench::seconds_since;
 
 namespace {
@@ -81,23 +82,6 @@ Window2d window(const ConvSpec& s, int64_t n) {
 // Each of the three passes is one GEMM of this size (2 flops per MAC).
 double conv_flops(const Window2d& g) {
   return 2.0 * g.n * g.c_out * g.h_out * g.w_out * g.c_in * g.kh * g.kw;
-}
-
-constexpr int kPeakReps = 10;
-
-// The ceiling for an im2col + sgemm convolution: square 2048^3 sgemm, best
-// of a few reps (best, not median: we want what the BLAS can reach).
-double sgemm_peak_gflops() {
-  constexpr int n = 2048;
-  std::vector<float> a(size_t{n} * n, 0.5f), b(size_t{n} * n, 0.25f), c(size_t{n} * n);
-  double best = 1e30;
-  for (int r = 0; r < kPeakReps; ++r) {  // the first rep doubles as warm-up
-    const auto t0 = std::chrono::steady_clock::now();
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
-                c.data(), n);
-    best = std::min(best, seconds_since(t0));
-  }
-  return 2.0 * n * n * n / best * 1e-9;
 }
 
 // Fewer reps for heavy shapes so the full run stays at a few minutes.

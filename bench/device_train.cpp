@@ -7,6 +7,10 @@
 //     include cuDNN's algorithm search, are warm-up and not timed; every step
 //     reads its loss back, as the trainer does, so the time is the device's;
 //     images/s from the median step.
+//     On the CPU also GFLOP/s (3 x the forward pass's multiply-adds x 2 per
+//     image: forward, data and weight gradients; the stem's data gradient,
+//     which is not computed, is counted, 1% at resnet8) against an sgemm peak
+//     measured in the same run: the fraction of the machine a step uses.
 //   eval: forward passes in inference mode, logits read back.
 //   personalize: task description -> mixer predictor -> block-wise mixers ->
 //     mixed ResNet (equation 1) -> classifier selection for k classes, with Q
@@ -23,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/sgemm_peak.h"
 #include "bench/timing.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
@@ -44,6 +49,7 @@ struct Options {
   std::string arch = "resnet18";
   double width = 1.0;
   int64_t batch = 128, steps = 20, warmup = 3, bases = 10, classes = 100, k = 5, repeats = 20;
+  bool quick = false;
   std::string json;
 };
 
@@ -69,7 +75,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--bases") o.bases = std::stoll(value());
     else if (a == "--json") o.json = value();
     else if (a == "--tf32") set_allow_tf32(true);
-    else if (a == "--quick") o.arch = "resnet8", o.batch = 8, o.steps = 2, o.warmup = 1, o.bases = 2, o.repeats = 2;
+    else if (a == "--quick") o.arch = "resnet8", o.batch = 8, o.steps = 2, o.warmup = 1, o.bases = 2, o.repeats = 2, o.quick = true;
     else if (a == "--help") std::fputs(kHelp, stdout), std::exit(0);
     else throw std::invalid_argument("unknown flag " + a + " (see --help)");
   }
@@ -135,6 +141,19 @@ TrainResult bench_train(const Options& o) {
   return r;
 }
 
+// The training step's arithmetic rate, and on the CPU its share of the sgemm
+// peak (skipped by --quick: the peak takes a second).
+void print_efficiency(const Options& o, const TrainResult& t) {
+  const double flops = 3.0 * 2.0 * static_cast<double>(network(o).multiply_adds(32, 32));
+  const double gflops = flops * t.images_per_second * 1e-9;
+  std::printf("      %.1f GFLOP/s at %.1f MFLOP an image", gflops, flops * 1e-6);
+  if (o.device.is_cpu() && !o.quick) {
+    const double peak = taper::bench::sgemm_peak_gflops();
+    std::printf(", %.1f%% of the sgemm peak measured now (%.1f GFLOP/s, 2048^3)", 100 * gflops / peak, peak);
+  }
+  std::printf("\n");
+}
+
 double bench_personalize(const Options& o) {
   NoGradGuard no_grad;
   const ResNet net = network(o);
@@ -173,9 +192,10 @@ int main(int argc, char** argv) {
     std::printf("train %s batch %lld on %s%s: %.1f images/s (median of %lld steps, final loss %.3f)\n", o.arch.c_str(),
                 static_cast<long long>(o.batch), o.device.str().c_str(), allow_tf32() ? " (TF32)" : "",
                 t.images_per_second, static_cast<long long>(o.steps), t.final_loss);
+    print_efficiency(o, t);
     std::printf("eval  %s batch %lld on %s: %.1f images/s (forward only)\n", o.arch.c_str(),
-              static_cast<long long>(o.batch), o.device.str().c_str(), t.eval_images_per_second);
-  std::printf("upload of one batch (host -> %s -> host): %.2f ms\n", o.device.str().c_str(), t.upload_ms);
+                static_cast<long long>(o.batch), o.device.str().c_str(), t.eval_images_per_second);
+    std::printf("upload of one batch (host -> %s -> host): %.2f ms\n", o.device.str().c_str(), t.upload_ms);
     const double ms = bench_personalize(o);
     std::printf("personalize %s, %lld bases, k = %lld on %s: %.2f ms (median)\n", o.arch.c_str(),
                 static_cast<long long>(o.bases), static_cast<long long>(o.k), o.device.str().c_str(), ms);

@@ -125,6 +125,30 @@ int64_t ResNet::parameter_count() const {
   return count;
 }
 
+int64_t ResNet::multiply_adds(int64_t height, int64_t width) const {
+  auto weights = [&](const std::string& name) {  // multiply-adds per output pixel
+    for (const TensorSpec& spec : params_)
+      if (spec.name == name) return spec.shape.numel();
+    throw std::logic_error("ResNet has no parameter " + name);
+  };
+  auto out = [](int64_t in, int64_t kernel, int64_t stride, int64_t pad) { return (in + 2 * pad - kernel) / stride + 1; };
+  const bool imagenet = config_.stem == "imagenet";
+  int64_t h = imagenet ? out(height, 7, 2, 3) : height, w = imagenet ? out(width, 7, 2, 3) : width;
+  int64_t macs = weights("conv1.weight") * h * w;
+  if (imagenet) h = out(h, 3, 2, 1), w = out(w, 3, 2, 1);
+  for (const Block& block : blocks_) {
+    const std::string& p = block.prefix;
+    const int64_t ho = out(h, 3, block.stride, 1), wo = out(w, 3, block.stride, 1);  // 1x1, pad 0 alike
+    if (bottleneck_)
+      macs += weights(p + ".conv1.weight") * h * w + (weights(p + ".conv2.weight") + weights(p + ".conv3.weight")) * ho * wo;
+    else
+      macs += (weights(p + ".conv1.weight") + weights(p + ".conv2.weight")) * ho * wo;
+    if (block.downsample) macs += weights(p + ".downsample.0.weight") * ho * wo;
+    h = ho, w = wo;
+  }
+  return macs + weights("fc.weight");
+}
+
 TensorMap ResNet::init_parameters(Generator& gen) const {
   TensorMap params = init_tensors(params_, gen);
   for (auto& [name, p] : params) p.set_requires_grad(true);

@@ -60,6 +60,25 @@ TEST_CASE("resnet: parameter counts match torchvision at 1000 classes") {
   CHECK(ResNet({"resnet18", "cifar", 1.0, 1000}).parameter_count() == 11689512 - 64 * 3 * 40);
 }
 
+TEST_CASE("resnet: multiply-adds match torchvision's GFLOPS at 224 x 224 and a hand count on CIFAR") {
+  // torchvision's model pages give these to two decimals (its "GFLOPS" count
+  // multiply-adds of the convolutions and the classifier).
+  const std::vector<std::pair<std::string, double>> published = {
+      {"resnet18", 1.81}, {"resnet34", 3.66}, {"resnet50", 4.09}, {"resnet101", 7.80}, {"resnet152", 11.51}};
+  for (const auto& [arch, giga] : published) {
+    CAPTURE(arch);
+    CHECK(ResNet({arch, "imagenet", 1.0, 1000}).multiply_adds(224, 224) * 1e-9 == doctest::Approx(giga).epsilon(0.003));
+  }
+  // resnet8 at 32 x 32, 100 classes: stem 3*16*9*32*32; layer1 2*16*16*9*32*32;
+  // layer2 (16*32*9 + 32*32*9 + 16*32 shortcut)*16*16; layer3 (32*64*9 +
+  // 64*64*9 + 32*64)*8*8; fc 64*100.
+  const ResNet net({"resnet8", "cifar", 1.0, 100});
+  const int64_t convs = 442368 + 4718592 + 3670016 + 3670016;
+  CHECK(net.multiply_adds(32, 32) == convs + 6400);
+  CHECK(net.multiply_adds(64, 64) == 4 * convs + 6400);  // PACS at 64 px
+  CHECK(net.multiply_adds(32, 16) == convs / 2 + 6400);
+}
+
 TEST_CASE("resnet: CIFAR resnet20 has projection shortcuts") {
   // He et al.'s option A (zero-padded identity shortcuts) gives resnet20
   // 269,722 parameters at 10 classes. We use torchvision's 1x1 conv + BN
