@@ -63,6 +63,12 @@ int64_t scaled(int64_t base, double width) {
   return std::max<int64_t>(1, static_cast<int64_t>(base * width));
 }
 
+// The stem, which features() runs and multiply_adds() counts: torchvision's
+// 7x7 stride-2 conv and 3x3 stride-2 max pool, or the CIFAR 3x3 conv alone.
+int64_t stem_kernel(bool imagenet) { return imagenet ? 7 : 3; }
+Conv2dOptions stem_conv(bool imagenet) { return imagenet ? Conv2dOptions{2, 3} : Conv2dOptions{1, 1}; }
+constexpr int kStemPoolKernel = 3, kStemPoolStride = 2, kStemPoolPadding = 1;
+
 }  // namespace
 
 ResNet::ResNet(ResNetConfig config) : config_(std::move(config)) {
@@ -73,7 +79,7 @@ ResNet::ResNet(ResNetConfig config) : config_(std::move(config)) {
   const int64_t base = base_channels(arch);
   SpecList specs;
   int64_t channels = scaled(base, config_.width);
-  specs.conv("conv1", channels, 3, config_.stem == "imagenet" ? 7 : 3, 0);
+  specs.conv("conv1", channels, 3, stem_kernel(config_.stem == "imagenet"), 0);
   specs.batch_norm("bn1", channels, 0);
   for (int s = 0; s < num_stages_; ++s) {
     for (int b = 0; b < arch.blocks[s]; ++b) {
@@ -133,9 +139,14 @@ int64_t ResNet::multiply_adds(int64_t height, int64_t width) const {
   };
   auto out = [](int64_t in, int64_t kernel, int64_t stride, int64_t pad) { return (in + 2 * pad - kernel) / stride + 1; };
   const bool imagenet = config_.stem == "imagenet";
-  int64_t h = imagenet ? out(height, 7, 2, 3) : height, w = imagenet ? out(width, 7, 2, 3) : width;
+  const Conv2dOptions stem = stem_conv(imagenet);
+  const int64_t k = stem_kernel(imagenet);
+  int64_t h = out(height, k, stem.stride, stem.padding), w = out(width, k, stem.stride, stem.padding);
   int64_t macs = weights("conv1.weight") * h * w;
-  if (imagenet) h = out(h, 3, 2, 1), w = out(w, 3, 2, 1);
+  if (imagenet) {
+    h = out(h, kStemPoolKernel, kStemPoolStride, kStemPoolPadding);
+    w = out(w, kStemPoolKernel, kStemPoolStride, kStemPoolPadding);
+  }
   for (const Block& block : blocks_) {
     const std::string& p = block.prefix;
     const int64_t ho = out(h, 3, block.stride, 1), wo = out(w, 3, block.stride, 1);  // 1x1, pad 0 alike
@@ -185,8 +196,8 @@ Tensor ResNet::features(const TensorMap& params, TensorMap& buffers, const Tenso
   check_tensors(buffers_, buffers, "ResNet", "buffer");
   const Layers layers{params, buffers, training, "ResNet"};
   const bool imagenet = config_.stem == "imagenet";
-  Tensor h = relu(layers.conv_bn("conv1", "bn1", images, imagenet ? Conv2dOptions{2, 3} : Conv2dOptions{1, 1}));
-  if (imagenet) h = max_pool2d(h, 3, 2, 1);
+  Tensor h = relu(layers.conv_bn("conv1", "bn1", images, stem_conv(imagenet)));
+  if (imagenet) h = max_pool2d(h, kStemPoolKernel, kStemPoolStride, kStemPoolPadding);
   for (const Block& block : blocks_) h = run_block(layers, block, h);
   return global_avg_pool(h);
 }
