@@ -25,6 +25,11 @@ struct Conv2dOptions {
   int stride = 1;
   int padding = 0;
 };
+// The output extent of a window `kernel` wide moving by `stride` over an
+// input `in` wide padded by `padding` on both sides (convolution and pooling).
+inline int64_t window_output(int64_t in, int64_t kernel, int64_t stride, int64_t padding) {
+  return (in + 2 * padding - kernel) / stride + 1;
+}
 // x [N, Cin, H, W], weight [Cout, Cin, KH, KW], bias [Cout] or undefined.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dOptions options = {});
 

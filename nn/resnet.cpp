@@ -79,8 +79,8 @@ ResNet::ResNet(ResNetConfig config) : config_(std::move(config)) {
   const int64_t base = base_channels(arch);
   SpecList specs;
   int64_t channels = scaled(base, config_.width);
-  specs.conv("conv1", channels, 3, stem_kernel(config_.stem == "imagenet"), 0);
-  specs.batch_norm("bn1", channels, 0);
+  const bool imagenet = config_.stem == "imagenet";
+  stem_ = declare_conv_bn(specs, "conv1", "bn1", channels, 3, stem_kernel(imagenet), stem_conv(imagenet), 0);
   for (int s = 0; s < num_stages_; ++s) {
     for (int b = 0; b < arch.blocks[s]; ++b) {
       const std::string prefix = "layer" + std::to_string(s + 1) + "." + std::to_string(b);
@@ -94,29 +94,33 @@ ResNet::ResNet(ResNetConfig config) : config_(std::move(config)) {
   buffers_ = std::move(specs.buffers);
 }
 
-// Declares one block's tensors in torchvision's order; returns its output channels.
+ResNet::ConvBn ResNet::declare_conv_bn(SpecList& specs, const std::string& conv, const std::string& bn, int64_t out,
+                                       int64_t in, int64_t kernel, Conv2dOptions options, int stage) {
+  specs.conv(conv, out, in, kernel, stage);
+  specs.batch_norm(bn, out, stage);
+  return {conv, bn, kernel, out * in * kernel * kernel, options};
+}
+
+// Declares one block's tensors in torchvision's order (v1.5: the stride on
+// the 3x3 conv); returns its output channels.
 int64_t ResNet::add_block(SpecList& specs, const std::string& prefix, int64_t in, int64_t planes, int stride,
                           int stage) {
   const int64_t out = bottleneck_ ? 4 * planes : planes;
-  if (bottleneck_) {
-    specs.conv(prefix + ".conv1", planes, in, 1, stage);
-    specs.batch_norm(prefix + ".bn1", planes, stage);
-    specs.conv(prefix + ".conv2", planes, planes, 3, stage);
-    specs.batch_norm(prefix + ".bn2", planes, stage);
-    specs.conv(prefix + ".conv3", out, planes, 1, stage);
-    specs.batch_norm(prefix + ".bn3", out, stage);
+  auto conv_bn = [&](const std::string& conv, const std::string& bn, int64_t c_out, int64_t c_in, int64_t kernel,
+                     Conv2dOptions options) {
+    return declare_conv_bn(specs, prefix + "." + conv, prefix + "." + bn, c_out, c_in, kernel, options, stage);
+  };
+  Block block;
+  if (bottleneck_) {  // braces run left to right: the tensors keep torchvision's order
+    block.path = {conv_bn("conv1", "bn1", planes, in, 1, {1, 0}),
+                  conv_bn("conv2", "bn2", planes, planes, 3, {stride, 1}),
+                  conv_bn("conv3", "bn3", out, planes, 1, {1, 0})};
   } else {
-    specs.conv(prefix + ".conv1", planes, in, 3, stage);
-    specs.batch_norm(prefix + ".bn1", planes, stage);
-    specs.conv(prefix + ".conv2", planes, planes, 3, stage);
-    specs.batch_norm(prefix + ".bn2", planes, stage);
+    block.path = {conv_bn("conv1", "bn1", planes, in, 3, {stride, 1}),
+                  conv_bn("conv2", "bn2", planes, planes, 3, {1, 1})};
   }
-  const bool downsample = stride != 1 || in != out;
-  if (downsample) {
-    specs.conv(prefix + ".downsample.0", out, in, 1, stage);
-    specs.batch_norm(prefix + ".downsample.1", out, stage);
-  }
-  blocks_.push_back({prefix, stride, downsample});
+  if (stride != 1 || in != out) block.downsample = conv_bn("downsample.0", "downsample.1", out, in, 1, {stride, 0});
+  blocks_.push_back(std::move(block));
   return out;
 }
 
@@ -132,32 +136,26 @@ int64_t ResNet::parameter_count() const {
 }
 
 int64_t ResNet::multiply_adds(int64_t height, int64_t width) const {
-  auto weights = [&](const std::string& name) {  // multiply-adds per output pixel
-    for (const TensorSpec& spec : params_)
-      if (spec.name == name) return spec.shape.numel();
-    throw std::logic_error("ResNet has no parameter " + name);
+  struct Extent {
+    int64_t h, w;
   };
-  auto out = [](int64_t in, int64_t kernel, int64_t stride, int64_t pad) { return (in + 2 * pad - kernel) / stride + 1; };
-  const bool imagenet = config_.stem == "imagenet";
-  const Conv2dOptions stem = stem_conv(imagenet);
-  const int64_t k = stem_kernel(imagenet);
-  int64_t h = out(height, k, stem.stride, stem.padding), w = out(width, k, stem.stride, stem.padding);
-  int64_t macs = weights("conv1.weight") * h * w;
-  if (imagenet) {
-    h = out(h, kStemPoolKernel, kStemPoolStride, kStemPoolPadding);
-    w = out(w, kStemPoolKernel, kStemPoolStride, kStemPoolPadding);
-  }
+  // A convolution's multiply-adds; moves `at` from its input's size to its output's.
+  auto conv = [](const ConvBn& c, Extent& at) {
+    at = {window_output(at.h, c.kernel, c.options.stride, c.options.padding),
+          window_output(at.w, c.kernel, c.options.stride, c.options.padding)};
+    return c.weights * at.h * at.w;
+  };
+  Extent at{height, width};
+  int64_t macs = conv(stem_, at);
+  if (config_.stem == "imagenet")
+    at = {window_output(at.h, kStemPoolKernel, kStemPoolStride, kStemPoolPadding),
+          window_output(at.w, kStemPoolKernel, kStemPoolStride, kStemPoolPadding)};
   for (const Block& block : blocks_) {
-    const std::string& p = block.prefix;
-    const int64_t ho = out(h, 3, block.stride, 1), wo = out(w, 3, block.stride, 1);  // 1x1, pad 0 alike
-    if (bottleneck_)
-      macs += weights(p + ".conv1.weight") * h * w + (weights(p + ".conv2.weight") + weights(p + ".conv3.weight")) * ho * wo;
-    else
-      macs += (weights(p + ".conv1.weight") + weights(p + ".conv2.weight")) * ho * wo;
-    if (block.downsample) macs += weights(p + ".downsample.0.weight") * ho * wo;
-    h = ho, w = wo;
+    Extent shortcut = at;
+    for (const ConvBn& c : block.path) macs += conv(c, at);
+    if (block.downsample) macs += conv(*block.downsample, shortcut);
   }
-  return macs + weights("fc.weight");
+  return macs + config_.num_classes * feature_dim_;  // the classifier
 }
 
 TensorMap ResNet::init_parameters(Generator& gen) const {
@@ -171,21 +169,14 @@ TensorMap ResNet::init_buffers() const {
   return init_tensors(buffers_, unused);
 }
 
-// torchvision's BasicBlock / Bottleneck (v1.5: the stride on the 3x3 conv).
 Tensor ResNet::run_block(const Layers& layers, const Block& block, const Tensor& x) const {
-  const std::string& p = block.prefix;
-  Tensor h;
-  if (bottleneck_) {
-    h = relu(layers.conv_bn(p + ".conv1", p + ".bn1", x, {1, 0}));
-    h = relu(layers.conv_bn(p + ".conv2", p + ".bn2", h, {block.stride, 1}));
-    h = layers.conv_bn(p + ".conv3", p + ".bn3", h, {1, 0});
-  } else {
-    h = relu(layers.conv_bn(p + ".conv1", p + ".bn1", x, {block.stride, 1}));
-    h = layers.conv_bn(p + ".conv2", p + ".bn2", h, {1, 1});
+  auto run = [&](const ConvBn& c, const Tensor& in) { return layers.conv_bn(c.conv, c.bn, in, c.options); };
+  Tensor h = x;
+  for (size_t i = 0; i < block.path.size(); ++i) {
+    h = run(block.path[i], h);
+    if (i + 1 < block.path.size()) h = relu(h);
   }
-  const Tensor shortcut =
-      block.downsample ? layers.conv_bn(p + ".downsample.0", p + ".downsample.1", x, {block.stride, 0}) : x;
-  return relu(add(h, shortcut));
+  return relu(add(h, block.downsample ? run(*block.downsample, x) : x));
 }
 
 Tensor ResNet::features(const TensorMap& params, TensorMap& buffers, const Tensor& images, bool training) const {
@@ -195,9 +186,8 @@ Tensor ResNet::features(const TensorMap& params, TensorMap& buffers, const Tenso
   check_tensors(params_, params, "ResNet", "parameter");
   check_tensors(buffers_, buffers, "ResNet", "buffer");
   const Layers layers{params, buffers, training, "ResNet"};
-  const bool imagenet = config_.stem == "imagenet";
-  Tensor h = relu(layers.conv_bn("conv1", "bn1", images, stem_conv(imagenet)));
-  if (imagenet) h = max_pool2d(h, kStemPoolKernel, kStemPoolStride, kStemPoolPadding);
+  Tensor h = relu(layers.conv_bn(stem_.conv, stem_.bn, images, stem_.options));
+  if (config_.stem == "imagenet") h = max_pool2d(h, kStemPoolKernel, kStemPoolStride, kStemPoolPadding);
   for (const Block& block : blocks_) h = run_block(layers, block, h);
   return global_avg_pool(h);
 }

@@ -20,6 +20,7 @@
 // TensorMap, TensorSpec and InitKind come from nn/layers.h.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,11 +66,21 @@ class ResNet {
   int64_t feature_dim() const;
 
  private:
-  struct Block {
-    std::string prefix;  // "layer2.0"
-    int stride;
-    bool downsample;
+  // A convolution and the batch norm after it: what features() runs and
+  // multiply_adds() counts, named once when the constructor declares them.
+  struct ConvBn {
+    std::string conv, bn;  // "layer2.0.conv1", "layer2.0.bn1"
+    int64_t kernel, weights;  // KH = KW, Cout * Cin * KH * KW
+    Conv2dOptions options;
   };
+  // torchvision's BasicBlock / Bottleneck: `path`, with a ReLU after each
+  // convolution but the last, added to the input or to its `downsample`.
+  struct Block {
+    std::vector<ConvBn> path;
+    std::optional<ConvBn> downsample;
+  };
+  static ConvBn declare_conv_bn(SpecList& specs, const std::string& conv, const std::string& bn, int64_t out,
+                                int64_t in, int64_t kernel, Conv2dOptions options, int stage);
   int64_t add_block(SpecList& specs, const std::string& prefix, int64_t in, int64_t planes, int stride, int stage);
   Tensor run_block(const Layers& layers, const Block& block, const Tensor& x) const;
 
@@ -77,6 +88,7 @@ class ResNet {
   bool bottleneck_ = false;
   int num_stages_ = 0;
   int64_t feature_dim_ = 0;
+  ConvBn stem_;
   std::vector<Block> blocks_;
   std::vector<TensorSpec> params_, buffers_;
 };

@@ -37,8 +37,8 @@ Window2d conv_window(const Tensor& x, const Tensor& w, Conv2dOptions o) {
   g.kw = w.size(3);
   g.stride_h = g.stride_w = o.stride;
   g.pad_h = g.pad_w = o.padding;
-  g.h_out = (g.h_in + 2 * o.padding - g.kh) / o.stride + 1;
-  g.w_out = (g.w_in + 2 * o.padding - g.kw) / o.stride + 1;
+  g.h_out = window_output(g.h_in, g.kh, o.stride, o.padding);
+  g.w_out = window_output(g.w_in, g.kw, o.stride, o.padding);
   return g;
 }
 

@@ -42,8 +42,8 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
   g.kh = g.kw = kernel;
   g.stride_h = g.stride_w = stride;
   g.pad_h = g.pad_w = padding;
-  g.h_out = (g.h_in + 2 * padding - kernel) / stride + 1;
-  g.w_out = (g.w_in + 2 * padding - kernel) / stride + 1;
+  g.h_out = window_output(g.h_in, kernel, stride, padding);
+  g.w_out = window_output(g.w_in, kernel, stride, padding);
   const Shape out_shape{g.n, g.c_out, g.h_out, g.w_out};
   Tensor y = Tensor::empty(out_shape, DType::F32, x.device());
   auto node = std::make_shared<MaxPoolNode>();
