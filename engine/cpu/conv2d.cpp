@@ -32,8 +32,12 @@ namespace taper {
 
 namespace {
 
-// Layers with at most this many weights (floats, 1 MB) use image groups.
-constexpr int64_t kGroupMaxWeights = int64_t{1} << 18;
+// Layers with at most this many weights (floats, 4 MB) use image groups.
+// At 1 MB the 128->256 layers of a width-64 ResNet-18 ran batched, and the
+// stride-2 one was 10-20% slower so (bench/conv_resnet18, 3 alternating
+// rounds); the 512-channel layers stay batched: as groups, each of which
+// packs the 9 MB of weights again, they were up to 12% slower.
+constexpr int64_t kGroupMaxWeights = int64_t{1} << 20;
 // A group's GEMM is at least this wide (columns); a one-image group's
 // column buffer is cut into tiles of at most kGroupColumns floats (1 MB)
 // unless that width needs more. (256 KB tiles, to stay in this machine's
