@@ -63,10 +63,8 @@ int64_t scaled(int64_t base, double width) {
   return std::max<int64_t>(1, static_cast<int64_t>(base * width));
 }
 
-// The stem, which features() runs and multiply_adds() counts: torchvision's
-// 7x7 stride-2 conv and 3x3 stride-2 max pool, or the CIFAR 3x3 conv alone.
-int64_t stem_kernel(bool imagenet) { return imagenet ? 7 : 3; }
-Conv2dOptions stem_conv(bool imagenet) { return imagenet ? Conv2dOptions{2, 3} : Conv2dOptions{1, 1}; }
+// The imagenet stem's 3x3 stride-2 max pool, which features() runs and
+// multiply_adds() steps over.
 constexpr int kStemPoolKernel = 3, kStemPoolStride = 2, kStemPoolPadding = 1;
 
 }  // namespace
@@ -79,8 +77,10 @@ ResNet::ResNet(ResNetConfig config) : config_(std::move(config)) {
   const int64_t base = base_channels(arch);
   SpecList specs;
   int64_t channels = scaled(base, config_.width);
+  // torchvision's 7x7 stride-2 conv (then the max pool), or the CIFAR 3x3 conv alone.
   const bool imagenet = config_.stem == "imagenet";
-  stem_ = declare_conv_bn(specs, "conv1", "bn1", channels, 3, stem_kernel(imagenet), stem_conv(imagenet), 0);
+  stem_ = declare_conv_bn(specs, "conv1", "bn1", channels, 3, imagenet ? 7 : 3,
+                          imagenet ? Conv2dOptions{2, 3} : Conv2dOptions{1, 1}, 0);
   for (int s = 0; s < num_stages_; ++s) {
     for (int b = 0; b < arch.blocks[s]; ++b) {
       const std::string prefix = "layer" + std::to_string(s + 1) + "." + std::to_string(b);
@@ -139,17 +139,17 @@ int64_t ResNet::multiply_adds(int64_t height, int64_t width) const {
   struct Extent {
     int64_t h, w;
   };
-  // A convolution's multiply-adds; moves `at` from its input's size to its output's.
-  auto conv = [](const ConvBn& c, Extent& at) {
-    at = {window_output(at.h, c.kernel, c.options.stride, c.options.padding),
-          window_output(at.w, c.kernel, c.options.stride, c.options.padding)};
+  // Moves `at` from a window's input size to its output size.
+  auto slide = [](Extent& at, int64_t kernel, int64_t stride, int64_t padding) {
+    at = {window_output(at.h, kernel, stride, padding), window_output(at.w, kernel, stride, padding)};
+  };
+  auto conv = [&](const ConvBn& c, Extent& at) {  // its multiply-adds
+    slide(at, c.kernel, c.options.stride, c.options.padding);
     return c.weights * at.h * at.w;
   };
   Extent at{height, width};
   int64_t macs = conv(stem_, at);
-  if (config_.stem == "imagenet")
-    at = {window_output(at.h, kStemPoolKernel, kStemPoolStride, kStemPoolPadding),
-          window_output(at.w, kStemPoolKernel, kStemPoolStride, kStemPoolPadding)};
+  if (config_.stem == "imagenet") slide(at, kStemPoolKernel, kStemPoolStride, kStemPoolPadding);
   for (const Block& block : blocks_) {
     Extent shortcut = at;
     for (const ConvBn& c : block.path) macs += conv(c, at);
