@@ -67,7 +67,8 @@ TEST_CASE("forward: conv2d matches a direct sum over kernel sizes, strides and p
 // channels), image groups or one batched GEMM (over 2^20 weights) by shape:
 // below, the first three cases take the direct kernel, 72 -> 72 image groups,
 // 256 -> 520 the batched GEMM and 128 -> 72 at 24x24 one image in tiles of 8
-// output rows (im2col's plane shifts with a row offset); above, the 3x3 cases with stride 1 or 2 and
+// output rows (im2col's plane shifts with a row offset), 72 -> 80 with
+// stride 2 on an 8x8 map im2col's phase planes; above, the 3x3 cases with stride 1 or 2 and
 // padding up to 2 take the direct kernel, the others image groups.
 TEST_CASE("forward: conv2d at layer sizes, by image groups (many groups), tiles of rows and batched (large weights)") {
   struct Case {
@@ -77,7 +78,8 @@ TEST_CASE("forward: conv2d at layer sizes, by image groups (many groups), tiles 
   uint64_t seed = 100;
   for (const Case& c : {Case{{20, 16, 8, 8}, {16, 16, 3, 3}, 1}, Case{{9, 8, 9, 9}, {24, 8, 3, 3}, 2},
                         Case{{11, 5, 7, 9}, {6, 5, 3, 3}, 1}, Case{{2, 72, 6, 6}, {72, 72, 3, 3}, 1},
-                        Case{{3, 256, 4, 4}, {520, 256, 3, 3}, 1}, Case{{1, 128, 24, 24}, {72, 128, 3, 3}, 1}}) {
+                        Case{{3, 256, 4, 4}, {520, 256, 3, 3}, 1}, Case{{1, 128, 24, 24}, {72, 128, 3, 3}, 1},
+                        Case{{3, 72, 8, 8}, {80, 72, 3, 3}, 2}}) {
     CAPTURE(c.w.str());
     Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
     Tensor y = conv2d(x, w, b, {c.stride, 1});

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/cpu/scratch.h"
+
 namespace taper {
 
 namespace {
@@ -30,25 +32,35 @@ OutputRows resolve(OutputRows o, const Window2d& g) {
   return o;
 }
 
-// A stride-1 tap (i, j) of a layer with w_in == w_out (every "same" 3x3
-// convolution) moves the plane by (i - pad_h, j - pad_w) rows and columns:
-// the rows inside the image are one contiguous copy, and the columns that
-// the move pushed outside are zeroed after it. On the 4x4-16x16 maps of
-// later layers this replaces a memset, memcpy and two fills of a few floats
-// per output row, which had made im2col run at 2-5 GB/s.
-bool shifts_planes(const Window2d& g) { return g.stride_h == 1 && g.stride_w == 1 && g.w_in == g.w_out; }
+// Layers whose taps are whole-plane shifts: stride s in both directions,
+// w_in = s * w_out and s dividing h_in (every "same" 3x3 convolution with
+// s = 1; the 3x3/2 ones of a ResNet on even maps with s = 2). Split into its
+// s x s phase planes P[pi][pj][a][q] = x[a*s + pi][q*s + pj], an input plane
+// turns tap (i, j) into phase ((i - pad) mod s, (j - pad) mod s) moved by
+// floor((i - pad) / s) rows and floor((j - pad) / s) columns. With s > 1
+// only where each phase serves more than one tap (kernel wider than s): for
+// the 1x1/2 shortcuts the split was one more pass over the input, 2x slower
+// (bench/conv_resnet18). 0 for other layers.
+int64_t plane_shift_stride(const Window2d& g) {
+  const int64_t s = g.stride_h;
+  const bool shifts = g.stride_w == s && g.h_in % s == 0 && g.w_in == s * g.w_out;
+  return shifts && (s == 1 || (g.kh > s && g.kw > s)) ? s : 0;
+}
 
-void shifted_plane(const float* src, float* out, int64_t i, int64_t j, const Window2d& g, OutputRows o) {
-  const int64_t w = g.w_out, dy = i - g.pad_h, dx = j - g.pad_w;
-  const int64_t lo = std::clamp(-dy, o.begin, o.end), hi = std::clamp(g.h_in - dy, lo, o.end);
+// out (rows o of a plane w floats wide) = src (h_src rows, w wide) moved by
+// dy rows and dx columns, 0 where that reads outside src. The rows inside
+// are one contiguous copy, then the columns pushed outside are zeroed: on
+// the 4x4-16x16 maps of later layers a row is a few floats, and a memset,
+// memcpy and two fills per row had kept im2col at 2-5 GB/s.
+void shifted_plane(const float* src, int64_t h_src, float* out, int64_t w, int64_t dy, int64_t dx, OutputRows o) {
+  const int64_t lo = std::clamp(-dy, o.begin, o.end), hi = std::clamp(h_src - dy, lo, o.end);
   float* band = out + (lo - o.begin) * w;
   std::fill(out, band, 0.0f);
   std::fill(out + (hi - o.begin) * w, out + (o.end - o.begin) * w, 0.0f);
-  // band[p] = src[start + p]; the first or last float may lie outside the
-  // plane (dx = -1 at the top, +1 at the bottom): those fall in the zeroed
-  // columns and are not read.
+  // band[p] = src[start + p]; the first or last |dx| floats may lie outside
+  // src: those fall in the zeroed columns and are not read.
   const int64_t start = (lo + dy) * w + dx, n = (hi - lo) * w;
-  const int64_t p0 = std::max<int64_t>(0, -start), p1 = std::min(n, g.h_in * w - start);
+  const int64_t p0 = std::max<int64_t>(0, -start), p1 = std::min(n, h_src * w - start);
   if (p1 > p0) std::copy(src + start + p0, src + start + p1, band + p0);
   for (int64_t oh = lo; oh < hi; ++oh) {
     float* row = out + (oh - o.begin) * w;
@@ -57,12 +69,55 @@ void shifted_plane(const float* src, float* out, int64_t i, int64_t j, const Win
   }
 }
 
+// Phase planes of one input plane into p (h_in * w_in floats).
+void split_phases(const float* src, float* p, int64_t s, const Window2d& g) {
+  const int64_t hp = g.h_in / s, wp = g.w_out;
+  for (int64_t a = 0; a < hp; ++a) {
+    for (int64_t pi = 0; pi < s; ++pi) {
+      const float* row = src + (a * s + pi) * g.w_in;
+      for (int64_t pj = 0; pj < s; ++pj) {
+        float* dst = p + ((pi * s + pj) * hp + a) * wp;
+        for (int64_t q = 0; q < wp; ++q) dst[q] = row[q * s + pj];
+      }
+    }
+  }
+}
+
+// im2col for the layers plane_shift_stride() accepts, a channel at a time:
+// its planes (split into phases once, when s > 1) then each column row in
+// turn, so the writes run in order.
+void im2col_by_shifts(const float* x, float* col, int64_t n0, int64_t images, const Window2d& g, OutputRows o,
+                      int64_t s) {
+  const int64_t plane = (o.end - o.begin) * g.w_out, width = images * plane, hp = g.h_in / s;
+  const int64_t in_plane = g.h_in * g.w_in;
+  auto floor_div = [s](int64_t a) { return a >= 0 ? a / s : -((-a + s - 1) / s); };
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < g.c_in; ++c) {
+    const float* first = x + (n0 * g.c_in + c) * in_plane;
+    int64_t image_stride = g.c_in * in_plane;  // between image b's plane and b + 1's
+    if (s > 1) {
+      float* phases = scratch(6, images * in_plane);
+      for (int64_t b = 0; b < images; ++b) split_phases(first + b * image_stride, phases + b * in_plane, s, g);
+      first = phases, image_stride = in_plane;
+    }
+    for (int64_t i = 0; i < g.kh; ++i) {
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t dy = floor_div(i - g.pad_h), dx = floor_div(j - g.pad_w);
+        const int64_t phase = ((i - g.pad_h - dy * s) * s + j - g.pad_w - dx * s) * hp * g.w_out;
+        float* row = col + ((c * g.kh + i) * g.kw + j) * width;
+        for (int64_t b = 0; b < images; ++b)
+          shifted_plane(first + b * image_stride + phase, hp, row + b * plane, g.w_out, dy, dx, o);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window2d& g, OutputRows o) {
   o = resolve(o, g);
+  if (const int64_t s = plane_shift_stride(g)) return im2col_by_shifts(x, col, n0, images, g, o, s);
   const int64_t rows = g.c_in * g.kh * g.kw, plane = (o.end - o.begin) * g.w_out, width = images * plane;
-  const bool same = shifts_planes(g);
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t c = r / (g.kh * g.kw), i = r / g.kw % g.kh, j = r % g.kw;
@@ -70,10 +125,6 @@ void im2col(const float* x, float* col, int64_t n0, int64_t images, const Window
     for (int64_t b = 0; b < images; ++b) {
       const float* src = x + ((n0 + b) * g.c_in + c) * g.h_in * g.w_in;
       float* dst = col + r * width + b * plane;
-      if (same) {
-        shifted_plane(src, dst, i, j, g, o);
-        continue;
-      }
       for (int64_t oh = o.begin; oh < o.end; ++oh) {
         const int64_t ih = oh * g.stride_h - g.pad_h + i;
         float* out = dst + (oh - o.begin) * g.w_out;

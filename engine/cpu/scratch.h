@@ -5,6 +5,7 @@
 //   conv2d.cpp:        0 columns, 1 GEMM-layout output, 2 partition sums or flipped weights
 //   conv2d_direct.cpp: 3 padded phase planes, 4 output (or grad_y) on the planes' width,
 //                      5 partition sums
+//   im2col.cpp:        6 one channel's input planes split into their stride phases
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,7 @@ inline float* scratch(int slot, int64_t floats) {
     std::unique_ptr<float[]> data;
     int64_t size = 0;
   };
-  thread_local Buffer buffers[6];
+  thread_local Buffer buffers[7];
   Buffer& b = buffers[slot];
   if (b.size < floats) {
     b.data.reset(new float[floats]);  // uninitialised: every use writes before reading
