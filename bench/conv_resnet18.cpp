@@ -8,7 +8,11 @@
 // they are part of the kernel's cost) and compared with an OpenBLAS sgemm peak measured in the same
 // run, since the convolution is im2col + sgemm and cannot beat that.
 //
-// Usage: build/bench_conv_resnet18 [--quick] [--width 64|16] [--help]
+// Usage: build/bench_conv_resnet18 [--quick] [--width 64|16] [--rounds N] [--help]
+//
+// This VM's speed drifts by 10-15% over minutes (the sgemm peak too), so a
+// recorded run uses --rounds 3: every shape is timed once per round, the
+// rounds one after the other, and each pass reports its median round.
 #include <omp.h>
 #include <unistd.h>
 
@@ -137,7 +141,7 @@ std::string cpu_model() {
 }
 
 // Enough context to compare result files from different machines/commits.
-void print_header(bool quick) {
+void print_header(bool quick, int rounds) {
   char date[32], host[256] = "unknown";
   const std::time_t now = std::time(nullptr);
   std::tm utc{};
@@ -146,8 +150,8 @@ void print_header(bool quick) {
   gethostname(host, sizeof host - 1);
   std::string commit = shell_line("git rev-parse --short HEAD 2>/dev/null");
   if (commit.empty()) commit = "unknown";
-  std::printf("# conv_resnet18%s | %s | commit %s | host %s | cpu %s | omp threads %d | openblas threads %d\n",
-              quick ? " --quick" : "", date, commit.c_str(), host, cpu_model().c_str(), omp_get_max_threads(),
+  std::printf("# conv_resnet18%s --rounds %d | %s | commit %s | host %s | cpu %s | omp threads %d | openblas threads %d\n",
+              quick ? " --quick" : "", rounds, date, commit.c_str(), host, cpu_model().c_str(), omp_get_max_threads(),
               openblas_get_num_threads());
   std::printf("# openblas: %s\n", openblas_get_config());
 }
@@ -161,20 +165,49 @@ void print_pass(const char* pass, double flops, double sec, double peak) {
   std::printf("%-9s %9.3f %10.2f %9.1f %6.1f%%\n", pass, flops * 1e-9, sec * 1e3, gfs, 100 * gfs / peak);
 }
 
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Each shape's pass times, the median over `rounds` rounds through all shapes.
+std::vector<PassTimes> time_shapes(const std::vector<ConvSpec>& specs, int rounds, bool quick, Generator& gen) {
+  std::vector<std::vector<PassTimes>> runs(specs.size());
+  for (int r = 0; r < rounds; ++r) {
+    for (size_t i = 0; i < specs.size(); ++i) {
+      const Window2d g = window(specs[i], kBatch);
+      runs[i].push_back(time_shape(specs[i], g, gen, reps_for(conv_flops(g), quick)));
+    }
+  }
+  std::vector<PassTimes> out;
+  for (const auto& v : runs) {
+    auto pass = [&](double PassTimes::*m) {
+      std::vector<double> t;
+      for (const PassTimes& p : v) t.push_back(p.*m);
+      return median_of(t);
+    };
+    out.push_back({pass(&PassTimes::fwd), pass(&PassTimes::bwd_data), pass(&PassTimes::bwd_weight)});
+  }
+  return out;
+}
+
 // Per-shape table for one width, then the training-step total: every conv
 // once forward, once backward-weight, and backward-data except the stem.
-void bench_width(int64_t width, double peak, bool quick, Generator& gen) {
-  std::printf("\n== width %ld, batch %ld  (times are medians per call; GFLOP per call)\n", (long)width,
-              (long)kBatch);
+void bench_width(int64_t width, double peak, int rounds, bool quick, Generator& gen) {
+  std::printf("\n== width %ld, batch %ld  (times are medians per call, median of %d round%s; GFLOP per call)\n",
+              (long)width, (long)kBatch, rounds, rounds == 1 ? "" : "s");
   std::printf("%-13s %-11s %-3s %-3s %-11s %-4s | %-9s %9s %10s %9s %7s\n", "layer", "Cin->Cout", "k", "s",
               "HxW in->out", "mult", "pass", "GFLOP", "ms", "GFLOP/s", "%peak");
   double step_sec = 0, step_flops = 0, pass_sec[3] = {0, 0, 0};
   double lo = 1e30, hi = 0;  // % of peak range over all passes
   int convs = 0;
-  for (const ConvSpec& s : resnet18_convs(width)) {
+  const std::vector<ConvSpec> specs = resnet18_convs(width);
+  const std::vector<PassTimes> times = time_shapes(specs, rounds, quick, gen);
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const ConvSpec& s = specs[i];
     const Window2d g = window(s, kBatch);
     const double f = conv_flops(g);
-    const PassTimes t = time_shape(s, g, gen, reps_for(f, quick));
+    const PassTimes& t = times[i];
     char chan[32], hw[32];
     std::snprintf(chan, sizeof chan, "%ld->%ld", (long)s.c_in, (long)s.c_out);
     std::snprintf(hw, sizeof hw, "%ld->%ld", (long)g.h_in, (long)g.h_out);
@@ -207,12 +240,15 @@ void bench_width(int64_t width, double peak, bool quick, Generator& gen) {
 
 void usage() {
   std::printf(
-      "usage: bench_conv_resnet18 [--quick] [--width 64|16] [--help]\n"
+      "usage: bench_conv_resnet18 [--quick] [--width 64|16] [--rounds N] [--help]\n"
       "  Times the CPU conv2d forward / backward-data / backward-weight kernels on the\n"
       "  distinct conv shapes of a CIFAR ResNet-18 (batch 128, widths 64 and 16) and\n"
       "  compares them with an OpenBLAS sgemm peak (2048^3) measured in the same run.\n"
       "  --quick  width 16 only, 1 timed rep per pass (smoke test)\n"
-      "  --width  this width only (the stem's channels: 64, 16, ...)\n");
+      "  --width  this width only (the stem's channels: 64, 16, ...)\n"
+      "  --rounds time every shape N times, the rounds one after the other, and report each\n"
+      "           pass's median round (default 1; the recorded runs use 3: this machine's speed\n"
+      "           drifts over minutes)\n");
 }
 
 }  // namespace
@@ -220,11 +256,18 @@ void usage() {
 int main(int argc, char** argv) {
   bool quick = false;
   int64_t only_width = 0;
+  int rounds = 1;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) {
       quick = true;
     } else if (!std::strcmp(argv[i], "--width") && i + 1 < argc) {
       only_width = std::atoll(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--rounds") && i + 1 < argc) {
+      rounds = std::atoi(argv[++i]);
+      if (rounds < 1) {
+        std::fprintf(stderr, "--rounds: expected a positive number of rounds, got %s\n", argv[i]);
+        return 2;
+      }
     } else if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) {
       usage();
       return 0;
@@ -234,7 +277,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  print_header(quick);
+  print_header(quick, rounds);
   const double peak = sgemm_peak_gflops();
   std::printf("# sgemm peak (2048x2048x2048, best of %d): %.1f GFLOP/s  (%%peak below is relative to this)\n",
               kPeakReps, peak);
@@ -243,7 +286,7 @@ int main(int argc, char** argv) {
   std::vector<int64_t> widths = quick ? std::vector<int64_t>{16} : std::vector<int64_t>{64, 16};
   if (only_width > 0) widths = {only_width};
   for (int64_t w : widths) {
-    bench_width(w, peak, quick, gen);
+    bench_width(w, peak, rounds, quick, gen);
     std::fflush(stdout);
   }
   // A second peak shows whether the machine was busy (e.g. a compile) during
