@@ -38,9 +38,11 @@ void text_at(std::ostringstream& o, double x, double y, const std::string& s, co
 }
 
 void line(std::ostringstream& o, double x1, double y1, double x2, double y2, const std::string& colour,
-          double width = 1) {
+          double width = 1, const std::string& dash = "") {
   o << "<line x1=\"" << num(x1) << "\" y1=\"" << num(y1) << "\" x2=\"" << num(x2) << "\" y2=\"" << num(y2)
-    << "\" stroke=\"" << colour << "\" stroke-width=\"" << width << "\"/>\n";
+    << "\" stroke=\"" << colour << "\" stroke-width=\"" << width << '"';
+  if (!dash.empty()) o << " stroke-dasharray=\"" << dash << '"';
+  o << "/>\n";
 }
 
 // Tick spacing of about `count` steps over [lo, hi]: 1, 2 or 5 times a power of ten.
@@ -92,7 +94,9 @@ std::string line_chart_svg(const ChartText& text, const std::vector<Series>& ser
   for (size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
     const std::string colour = kColours[k % std::size(kColours)];
-    o << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\" points=\"";
+    o << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\"";
+    if (!s.dash.empty()) o << " stroke-dasharray=\"" << s.dash << '"';
+    o << " points=\"";
     for (size_t i = 0; i < s.x.size(); ++i) o << num(px(s.x[i])) << ',' << num(py(s.y[i])) << ' ';
     o << "\"/>\n";
     for (size_t i = 0; i < s.x.size(); ++i) {
@@ -103,7 +107,7 @@ std::string line_chart_svg(const ChartText& text, const std::vector<Series>& ser
       }
     }
     const double ly = top + 10 + 20 * k;
-    line(o, left + pw + 12, ly, left + pw + 32, ly, colour, 2);
+    line(o, left + pw + 12, ly, left + pw + 32, ly, colour, 2, s.dash);
     text_at(o, left + pw + 38, ly + 4, s.name, "start", 11);
   }
   o << "</svg>\n";

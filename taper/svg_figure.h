@@ -11,6 +11,9 @@ namespace taper {
 struct Series {
   std::string name;
   std::vector<double> x, y, err;  // err: half-heights of the error bars (empty: none)
+  // An SVG stroke-dasharray ("6,4"), empty for a solid line. Reference lines
+  // get different dashes, so one that runs on top of another stays visible.
+  std::string dash;
 };
 
 struct ChartText {

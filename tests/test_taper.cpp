@@ -1103,12 +1103,19 @@ TEST_CASE("taper: basis similarity is the cosine of the flattened parameters, ra
 }
 
 TEST_CASE("taper: SVG figures hold their series and labels, escaped, and refuse empty data") {
-  const std::string chart = line_chart_svg({"a <title>", "x", "y"}, {Series{"ours & theirs", {0, 1, 2}, {10, 20, 15}, {1, 1, 1}}});
+  const std::string chart = line_chart_svg({"a <title>", "x", "y"}, {Series{"ours & theirs", {0, 1, 2}, {10, 20, 15}, {1, 1, 1}, ""}});
   CHECK(chart.rfind("<svg", 0) == 0);
   CHECK(chart.find("</svg>") != std::string::npos);
   CHECK(chart.find("a &lt;title&gt;") != std::string::npos);
   CHECK(chart.find("ours &amp; theirs") != std::string::npos);
   CHECK(chart.find("<polyline") != std::string::npos);
+  CHECK(chart.find("stroke-dasharray") == std::string::npos);  // solid unless asked
+  const std::string dashed = line_chart_svg({"t", "x", "y"}, {Series{"oracle", {0, 1}, {5, 5}, {}, "3,4"}});
+  size_t dashes = 0;  // the line and its legend sample
+  for (size_t at = dashed.find("stroke-dasharray=\"3,4\""); at != std::string::npos;
+       at = dashed.find("stroke-dasharray=\"3,4\"", at + 1))
+    ++dashes;
+  CHECK(dashes == 2);
   const std::string map = heatmap_svg({"m", "", ""}, {"r0", "r1"}, {"c0", "c1"}, {{0.0, 0.5}, {0.25, 1.0}}, 0.0, 1.0);
   CHECK(map.find(">0.25<") != std::string::npos);  // small grids print their values
   CHECK(map.find(">r1<") != std::string::npos);
