@@ -34,6 +34,7 @@
 
 using namespace taper;
 using taper::bench::kPeakReps;
+using taper::bench::median;
 using taper::bench::median_seconds;
 using taper::bench::sgemm_peak_gflops;
 using taper::bench::seconds_since;
@@ -165,11 +166,6 @@ void print_pass(const char* pass, double flops, double sec, double peak) {
   std::printf("%-9s %9.3f %10.2f %9.1f %6.1f%%\n", pass, flops * 1e-9, sec * 1e3, gfs, 100 * gfs / peak);
 }
 
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // Each shape's pass times, the median over `rounds` rounds through all shapes.
 std::vector<PassTimes> time_shapes(const std::vector<ConvSpec>& specs, int rounds, bool quick, Generator& gen) {
   std::vector<std::vector<PassTimes>> runs(specs.size());
@@ -184,7 +180,7 @@ std::vector<PassTimes> time_shapes(const std::vector<ConvSpec>& specs, int round
     auto pass = [&](double PassTimes::*m) {
       std::vector<double> t;
       for (const PassTimes& p : v) t.push_back(p.*m);
-      return median_of(t);
+      return median(std::move(t));
     };
     out.push_back({pass(&PassTimes::fwd), pass(&PassTimes::bwd_data), pass(&PassTimes::bwd_weight)});
   }

@@ -14,9 +14,15 @@ inline double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// The median of v (the upper middle for an even count).
+inline double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 // One untimed warm-up call (first-touch page faults, the allocator, thread
-// start-up), then the median (the upper middle for an even count) of `reps`
-// timed calls: robust to a stray slow run.
+// start-up), then the median() of `reps` timed calls: robust to a stray
+// slow run.
 template <class F>
 double median_seconds(int64_t reps, F&& f) {
   f();
@@ -26,8 +32,7 @@ double median_seconds(int64_t reps, F&& f) {
     f();
     t.push_back(seconds_since(t0));
   }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return median(std::move(t));
 }
 
 }  // namespace taper::bench

@@ -37,11 +37,16 @@ void text_at(std::ostringstream& o, double x, double y, const std::string& s, co
   o << '>' << escape(s) << "</text>\n";
 }
 
+// A stroke-dasharray attribute, or nothing for a solid line.
+void dash_attribute(std::ostringstream& o, const std::string& dash) {
+  if (!dash.empty()) o << " stroke-dasharray=\"" << dash << '"';
+}
+
 void line(std::ostringstream& o, double x1, double y1, double x2, double y2, const std::string& colour,
           double width = 1, const std::string& dash = "") {
   o << "<line x1=\"" << num(x1) << "\" y1=\"" << num(y1) << "\" x2=\"" << num(x2) << "\" y2=\"" << num(y2)
     << "\" stroke=\"" << colour << "\" stroke-width=\"" << width << '"';
-  if (!dash.empty()) o << " stroke-dasharray=\"" << dash << '"';
+  dash_attribute(o, dash);
   o << "/>\n";
 }
 
@@ -95,7 +100,7 @@ std::string line_chart_svg(const ChartText& text, const std::vector<Series>& ser
     const Series& s = series[k];
     const std::string colour = kColours[k % std::size(kColours)];
     o << "<polyline fill=\"none\" stroke=\"" << colour << "\" stroke-width=\"2\"";
-    if (!s.dash.empty()) o << " stroke-dasharray=\"" << s.dash << '"';
+    dash_attribute(o, s.dash);
     o << " points=\"";
     for (size_t i = 0; i < s.x.size(); ++i) o << num(px(s.x[i])) << ',' << num(py(s.y[i])) << ' ';
     o << "\"/>\n";

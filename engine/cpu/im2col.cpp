@@ -10,6 +10,10 @@ namespace taper {
 
 namespace {
 
+// Floor division that stays correct for negative numerators (C++ division
+// truncates toward zero).
+int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
 // The output columns [lo, hi) whose input column ow * stride - pad + j lies
 // inside the image; hoisting this out of the inner loops removes the bounds
 // checks that dominated im2col and col2im (perf).
@@ -17,11 +21,9 @@ struct ValidRange {
   int64_t lo, hi;
 };
 ValidRange valid_columns(int64_t j, const Window2d& g) {
-  // Floor and ceiling division that stay correct for negative numerators
-  // (C++ division truncates toward zero): a 1-pixel-wide input under a 3x3
-  // kernel has columns j whose every output reads outside the image.
-  auto floor_div = [](int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
-  auto ceil_div = [&](int64_t a, int64_t b) { return -floor_div(-a, b); };
+  // Numerators can be negative: a 1-pixel-wide input under a 3x3 kernel has
+  // columns j whose every output reads outside the image.
+  auto ceil_div = [](int64_t a, int64_t b) { return -floor_div(-a, b); };
   const int64_t lo = std::clamp<int64_t>(ceil_div(g.pad_w - j, g.stride_w), 0, g.w_out);
   const int64_t hi = std::min<int64_t>(g.w_out, floor_div(g.w_in - 1 + g.pad_w - j, g.stride_w) + 1);
   return {lo, std::max(lo, hi)};
@@ -90,7 +92,6 @@ void im2col_by_shifts(const float* x, float* col, int64_t n0, int64_t images, co
                       int64_t s) {
   const int64_t plane = (o.end - o.begin) * g.w_out, width = images * plane, hp = g.h_in / s;
   const int64_t in_plane = g.h_in * g.w_in;
-  auto floor_div = [s](int64_t a) { return a >= 0 ? a / s : -((-a + s - 1) / s); };
 #pragma omp parallel for schedule(static)
   for (int64_t c = 0; c < g.c_in; ++c) {
     const float* first = x + (n0 * g.c_in + c) * in_plane;
@@ -102,7 +103,7 @@ void im2col_by_shifts(const float* x, float* col, int64_t n0, int64_t images, co
     }
     for (int64_t i = 0; i < g.kh; ++i) {
       for (int64_t j = 0; j < g.kw; ++j) {
-        const int64_t dy = floor_div(i - g.pad_h), dx = floor_div(j - g.pad_w);
+        const int64_t dy = floor_div(i - g.pad_h, s), dx = floor_div(j - g.pad_w, s);
         const int64_t phase = ((i - g.pad_h - dy * s) * s + j - g.pad_w - dx * s) * hp * g.w_out;
         float* row = col + ((c * g.kh + i) * g.kw + j) * width;
         for (int64_t b = 0; b < images; ++b)
