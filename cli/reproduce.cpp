@@ -29,7 +29,12 @@ const char kReproduceHelp[] =
     "(SCALE: tiny, mini, gpu, paper), across seeds, sharing runs and stage checkpoints\n"
     "between rows, resuming interrupted runs (runs/SCALE/), and writes\n"
     "results/SCALE/NAME.{md,csv,json}: mean +- std per row, the paper's value, a verdict\n"
-    "per claim, and the command, commit, seeds, machine and wall time.\n\n"
+    "per claim, and the command, commit, seeds, machine and wall time.\n"
+    "At every scale but tiny, each finished run is also recorded without its\n"
+    "checkpoints in results/SCALE/runs/RUN/ (the ledger: config, epoch log, evaluations,\n"
+    "analyses, and the commit, date and machine that trained it; commit it), and a\n"
+    "fresh clone restores those records into runs/SCALE/: finished runs are not\n"
+    "trained again, unless a row asks for an evaluation their record lacks.\n\n"
     "  --only NAME,...  just these experiments (default: every file of the scale)\n"
     "  --seeds N        seeds per row (default: each file's own)\n"
     "  --jobs N         train in N processes at once, each with cores/N OpenMP threads,\n"
@@ -210,6 +215,9 @@ int run_reproduce(int argc, char** argv) {
   if (o.no_train && (jobs > 1 || o.shards > 1 || check)) {
     throw std::invalid_argument("--no-train trains nothing: not with --jobs, --shard or --check");
   }
+  // The tiny scale trains in minutes and guards the code's numbers, so they
+  // always come from the code at hand; --check's results are thrown away.
+  o.ledger = o.scale != "tiny" && !check;
   if (check) {
     o.results_dir = "build/regress/results";
     o.runs_dir = "build/regress/runs";

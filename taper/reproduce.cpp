@@ -22,6 +22,7 @@
 #include "taper/config.h"
 #include "taper/content_hash.h"
 #include "taper/pipeline.h"
+#include "taper/run_ledger.h"
 #include "taper/sentence_encoder.h"
 #include "taper/svg_figure.h"
 
@@ -316,26 +317,67 @@ double training_seconds(const fs::path& dir) {
   return total;
 }
 
+std::string utc_now() {
+  char buf[32];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
+  return buf;
+}
+
+// Where runs live and train, and the ledger their results go to.
+struct RunStore {
+  fs::path runs;             // runs/<scale>: run folders with their checkpoints
+  Device device = Device::cpu();
+  fs::path ledger;           // empty: none (taper/run_ledger.h)
+  nlohmann::json provenance;  // what the ledger records with a run: commit, machine, command (and the date)
+  bool may_train = true;      // false under --no-train
+};
+
+void record(const RunStore& store, const fs::path& dir) {
+  if (store.ledger.empty()) return;
+  nlohmann::json provenance = store.provenance;
+  provenance["date"] = utc_now();
+  record_run(dir, store.ledger, provenance);
+}
+
 // Trains the run (which writes its eval.json) unless it is finished, after
-// copying the checkpoints that other runs share with it.
-void train_once(const RunConfig& c, const fs::path& runs, Device device) {
-  const fs::path dir = run_dir(c, runs);
+// copying the checkpoints that other runs share with it, and records it.
+void train_once(const RunConfig& c, const RunStore& store) {
+  const fs::path dir = run_dir(c, store.runs);
   if (fs::exists(dir / "eval.json")) return;
-  share_stages(runs, c, dir);
-  train_run(c, dir.string(), true, device);
+  share_stages(store.runs, c, dir);
+  train_run(c, dir.string(), true, store.device);
+  record(store, dir);
+}
+
+// The finished run with its checkpoints, for an evaluation or analysis its
+// folder lacks: a run restored from the ledger has none, so it trains again.
+TrainedRun load_trained(const RunConfig& c, const RunConfig& evaluation, const RunStore& store,
+                        const std::string& what) {
+  const fs::path dir = run_dir(c, store.runs);
+  if (is_restored(dir)) {
+    const std::string why = dir.string() + " came from the ledger (" + store.ledger.string() +
+                            ") without checkpoints, and " + what + " is not in it";
+    if (!store.may_train) throw std::runtime_error(why + ": run without --no-train to train it again");
+    std::fprintf(stderr, "reproduce: training again: %s\n", why.c_str());
+    forget_restored(dir);
+    train_once(c, store);
+  }
+  return load_run(dir.string(), &evaluation, store.device);
 }
 
 // The run's eval.json, training it first if needed; under other evaluation
 // tasks, eval-<hash>.json, evaluating the finished run again.
-nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const fs::path& runs, Device device) {
-  const fs::path dir = run_dir(c, runs);
-  train_once(c, runs, device);
+nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const RunStore& store) {
+  const fs::path dir = run_dir(c, store.runs);
+  train_once(c, store);
   fs::path eval = dir / "eval.json";
   if (to_toml(evaluation) != to_toml(c)) {
     eval = dir / ("eval-" + content_hash(to_toml(evaluation)) + ".json");
     if (!fs::exists(eval)) {
-      TrainedRun run = load_run(dir.string(), &evaluation, device);
+      TrainedRun run = load_trained(c, evaluation, store, eval.filename().string());
       write_eval(dir.string(), evaluate_run(run), evaluation, eval.filename().string());
+      record(store, dir);
     }
   }
   std::ifstream in(eval);
@@ -345,13 +387,14 @@ nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const f
 // An analysis of a finished run under the evaluation config, cached in the
 // run directory by (analysis, options, evaluation config).
 nlohmann::json analysis_once(const std::string& name, const nlohmann::json& options, const RunConfig& c,
-                             const RunConfig& evaluation, const fs::path& runs, Device device) {
-  const fs::path dir = run_dir(c, runs);
+                             const RunConfig& evaluation, const RunStore& store) {
+  const fs::path dir = run_dir(c, store.runs);
   const fs::path file = dir / ("analysis-" + name + "-" + content_hash(options.dump() + to_toml(evaluation)) + ".json");
   if (!fs::exists(file)) {
-    TrainedRun run = load_run(dir.string(), &evaluation, device);
+    TrainedRun run = load_trained(c, evaluation, store, file.filename().string());
     const nlohmann::json result = run_analysis(name, run, options);
     write_text_file(file.string(), result.dump(1) + "\n");
+    record(store, dir);
   }
   std::ifstream in(file);
   return nlohmann::json::parse(in);
@@ -408,9 +451,17 @@ struct Evaluated {
   nlohmann::json rows = nlohmann::json::array();
   std::map<std::string, std::vector<nlohmann::json>> analyses;  // per analysis, its result for each seed
   double training_seconds = 0;
+  std::map<std::string, int64_t> ledger_runs;  // runs restored from the ledger, per commit that trained them
 };
 
-Evaluated evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs, Device device) {
+// The commit a run restored from the ledger was trained at.
+std::string recorded_commit(const fs::path& dir) {
+  std::ifstream in(dir / "recorded.json");
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_object() ? j.value("commit", "unknown") : "unknown";
+}
+
+Evaluated evaluate_spec(const Spec& spec, int64_t seeds, const RunStore& store) {
   Evaluated out;
   std::set<fs::path> used;
   for (const Row& row : spec.rows) {
@@ -419,18 +470,18 @@ Evaluated evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs, D
     int64_t params = 0;
     for (int64_t s = 0; s < seeds; ++s) {
       const RunConfig c = effective_config(spec, row, s), evaluation = effective_config(spec, row, s, true);
-      const nlohmann::json eval = run_once(c, evaluation, runs, device);
+      const nlohmann::json eval = run_once(c, evaluation, store);
       const nlohmann::json metrics =
           analysis.empty() ? eval
                            : analysis_once(analysis, spec.analysis.value(analysis, nlohmann::json::object()), c,
-                                           evaluation, runs, device);
+                                           evaluation, store);
       const nlohmann::json& source = analysis.empty() ? metrics : metrics["metrics"];
       if (!source.contains(key)) {
         fail(spec.path, "row '" + row.label + "': " + (analysis.empty() ? "eval.json" : "analysis " + analysis) +
                             " has no metric '" + key + "'");
       }
       values.push_back(100.0 * source[key].get<double>());
-      used.insert(run_dir(c, runs));
+      used.insert(run_dir(c, store.runs));
       if (analysis.empty()) params = parameters_per_task(c, row.metric, eval.value("num_classes", int64_t{0}));
       auto& per_seed = out.analyses[analysis];
       if (!analysis.empty() && static_cast<int64_t>(per_seed.size()) == s) per_seed.push_back(metrics);
@@ -441,7 +492,10 @@ Evaluated evaluate_spec(const Spec& spec, int64_t seeds, const fs::path& runs, D
                         {"parameters_per_task", analysis.empty() ? nlohmann::json(params) : nlohmann::json()}});
   }
   out.analyses.erase("");
-  for (const auto& dir : used) out.training_seconds += training_seconds(dir);
+  for (const auto& dir : used) {
+    out.training_seconds += training_seconds(dir);
+    if (is_restored(dir)) ++out.ledger_runs[recorded_commit(dir)];
+  }
   return out;
 }
 
@@ -471,6 +525,19 @@ std::string format_cell(const nlohmann::json& r) {
   return buf;
 }
 
+// "; 12 of its runs restored from the ledger (results/<scale>/runs/), trained at commit abc1234 (12)".
+std::string ledger_sentence(const nlohmann::json& doc) {
+  if (!doc.contains("ledger_runs") || doc["ledger_runs"].empty()) return "";
+  int64_t total = 0;
+  std::string commits;
+  for (const auto& [commit, n] : doc["ledger_runs"].items()) {
+    total += n.get<int64_t>();
+    commits += (commits.empty() ? "" : ", ") + commit + " (" + std::to_string(n.get<int64_t>()) + ")";
+  }
+  return "; " + std::to_string(total) + " of its runs restored from the ledger (runs/ beside this file), trained at commit" +
+         (doc["ledger_runs"].size() > 1 ? "s " : " ") + commits;
+}
+
 void write_outputs(const Spec& spec, const nlohmann::json& doc, const fs::path& dir) {
   fs::create_directories(dir);
   std::ofstream(dir / (spec.name + ".json")) << doc.dump(2) << "\n";
@@ -487,7 +554,7 @@ void write_outputs(const Spec& spec, const nlohmann::json& doc, const fs::path& 
      << doc["commit"].get<std::string>() << "; " << doc["date"].get<std::string>() << "; "
      << doc["machine"].get<std::string>() << "; wall time " << doc["wall_seconds"].get<int64_t>()
      << " s (training of the runs it used: " << doc["training_seconds"].get<int64_t>()
-     << " s; runs already done are reused).\n\n"
+     << " s; runs already done are reused)" << ledger_sentence(doc) << ".\n\n"
      << "| row | ours (%, mean ± std) | paper (%) | parameters per task |\n|---|---|---|---|\n";
   for (const auto& r : doc["rows"]) {
     md << "| " << r["label"].get<std::string>() << " | " << format_cell(r) << " | "
@@ -502,13 +569,6 @@ void write_outputs(const Spec& spec, const nlohmann::json& doc, const fs::path& 
        << c["worse"].get<std::string>() << ") | " << diff << " | " << c["verdict"].get<std::string>() << " |\n";
   }
   for (const auto& f : doc["figures"]) md << "\n![" << f.get<std::string>() << "](" << f.get<std::string>() << ")\n";
-}
-
-std::string utc_now() {
-  char buf[32];
-  const std::time_t t = std::time(nullptr);
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M UTC", std::gmtime(&t));
-  return buf;
 }
 
 // The trainings a run needs, one per checkpoint kind it trains, each named by
@@ -594,13 +654,13 @@ std::map<NetworkKind, double> measured_pass_seconds(const fs::path& runs) {
 
 // The (kind, key) of every training that a run under `runs` holds, finished
 // or (for an unfinished run) with all its epochs: share_stages copies those
-// instead of training them again.
+// instead of training them again. A run restored from the ledger holds none.
 std::set<TrainingId> finished_trainings(const fs::path& runs) {
   std::set<TrainingId> done;
   for (const auto& [dir, c] : runs_in(runs)) {
     const bool finished = fs::exists(dir / "eval.json");
     for (const Training& t : trainings(c)) {
-      if (finished || holds_training(dir, t)) done.insert({t.kind, t.key});
+      if ((finished && !is_restored(dir)) || holds_training(dir, t)) done.insert({t.kind, t.key});
     }
   }
   return done;
@@ -730,17 +790,17 @@ bool claim_group(const fs::path& claims, size_t g) {
   throw std::runtime_error(file.string() + ": cannot claim the group: " + std::strerror(errno));
 }
 
-void train_group(const RunGroup& group, size_t g, size_t groups, const fs::path& runs, const ReproduceOptions& o) {
+void train_group(const RunGroup& group, size_t g, size_t groups, const RunStore& store, const ReproduceOptions& o) {
   std::fprintf(stderr, "reproduce: shard %lld, group %zu of %zu: %zu runs, %lld epochs\n",
                static_cast<long long>(o.shard), g + 1, groups, group.runs.size(),
                static_cast<long long>(group.epochs));
   for (size_t i = 0; i < group.runs.size(); ++i) {
     std::fprintf(stderr, "reproduce: shard %lld, run %zu of %zu (%s)\n", static_cast<long long>(o.shard), i + 1,
-                 group.runs.size(), run_dir(group.runs[i], runs).c_str());
+                 group.runs.size(), run_dir(group.runs[i], store.runs).c_str());
     try {
-      train_once(group.runs[i], runs, o.device);
+      train_once(group.runs[i], store);
     } catch (const TextModelMissing& e) {
-      std::fprintf(stderr, "reproduce: skipped %s: %s\n", run_dir(group.runs[i], runs).c_str(), e.what());
+      std::fprintf(stderr, "reproduce: skipped %s: %s\n", run_dir(group.runs[i], store.runs).c_str(), e.what());
     }
   }
 }
@@ -748,16 +808,15 @@ void train_group(const RunGroup& group, size_t g, size_t groups, const fs::path&
 // Trains (and evaluates) this shard's runs; results are for the pass after.
 // With o.claims_dir, a group is the first asking shard's, so a shard that
 // finishes early (its groups were trained before, or cheap) takes the next.
-void train_shard(const std::vector<Spec>& specs, const ReproduceOptions& o) {
-  const fs::path runs = fs::path(o.runs_dir) / o.scale;
+void train_shard(const std::vector<Spec>& specs, const RunStore& store, const ReproduceOptions& o) {
   const std::vector<RunGroup> groups = run_groups(specs, o);
   if (o.claims_dir.empty()) {
-    for (size_t g : dealt_groups(groups, o)) train_group(groups[g], g, groups.size(), runs, o);
+    for (size_t g : dealt_groups(groups, o)) train_group(groups[g], g, groups.size(), store, o);
     return;
   }
   fs::create_directories(o.claims_dir);
   for (size_t g = 0; g < groups.size(); ++g) {
-    if (claim_group(o.claims_dir, g)) train_group(groups[g], g, groups.size(), runs, o);
+    if (claim_group(o.claims_dir, g)) train_group(groups[g], g, groups.size(), store, o);
   }
 }
 
@@ -836,16 +895,28 @@ void check_experiments(const ReproduceOptions& o) {
   require_datasets(read_specs(o));
 }
 
+RunStore run_store(const ReproduceOptions& o) {
+  RunStore store;
+  store.runs = fs::path(o.runs_dir) / o.scale;
+  store.device = o.device;
+  if (o.ledger) store.ledger = fs::path(o.results_dir) / o.scale / "runs";
+  store.provenance = {{"commit", commit()}, {"machine", machine()}, {"command", o.command}};
+  store.may_train = !o.no_train;
+  return store;
+}
+
 std::vector<std::string> reproduce(const ReproduceOptions& o) {
   require_device(o.device);
   const std::vector<Spec> specs = read_specs(o);
+  const RunStore store = run_store(o);
+  if (!store.ledger.empty()) restore_runs(store.ledger, store.runs);
   if (o.plan) {
     print_plan(specs, o);
     return {};
   }
   require_datasets(specs);
   if (o.shards > 1) {
-    train_shard(specs, o);
+    train_shard(specs, store, o);
     return {};
   }
   std::vector<std::string> skipped;
@@ -870,7 +941,7 @@ std::vector<std::string> reproduce(const ReproduceOptions& o) {
                           {"date", utc_now()}, {"machine", machine()}, {"device", o.device.str()}};
     Evaluated ev;
     try {
-      ev = evaluate_spec(spec, seeds, fs::path(o.runs_dir) / o.scale, o.device);
+      ev = evaluate_spec(spec, seeds, store);
     } catch (const TextModelMissing& e) {
       std::fprintf(stderr, "reproduce: skipped %s/%s: %s\n", o.scale.c_str(), spec.name.c_str(), e.what());
       skipped.push_back(spec.name);
@@ -878,6 +949,7 @@ std::vector<std::string> reproduce(const ReproduceOptions& o) {
     }
     doc["rows"] = ev.rows;
     doc["training_seconds"] = static_cast<int64_t>(ev.training_seconds);
+    if (!ev.ledger_runs.empty()) doc["ledger_runs"] = ev.ledger_runs;
     doc["claims"] = judge(spec, doc["rows"]);
     doc["figures"] = nlohmann::json::array();
     for (const auto& [analysis, per_seed] : ev.analyses) {

@@ -29,7 +29,9 @@
 // finished checkpoint (stage 1, stage 2, stage 3 or naive, baseline,
 // fine-tuned average) whose training settings agree with those of another
 // run, finished or not, across experiment files, so no stage is trained
-// twice. Runs live in runs/<scale>/ and resume after interruption. Shards
+// twice. Runs live in runs/<scale>/ and resume after interruption; with a
+// ledger (ReproduceOptions::ledger), finished runs are also recorded without
+// their checkpoints in results/<scale>/runs/, which a fresh clone restores. Shards
 // (ReproduceOptions::shards) split the runs, in groups that share
 // checkpoints, between processes that train at once: a fixed share each, or
 // (claims_dir) first come, first served.
@@ -62,6 +64,10 @@ struct ReproduceOptions {
   // served, through claim files in this folder, instead of a fixed share
   // each: a shard whose groups were finished before takes others (--jobs).
   std::string claims_dir;
+  // Keep the ledger of finished runs in results/<scale>/runs/ (taper/run_ledger.h):
+  // record each run as it finishes, and restore the recorded ones missing
+  // from runs/<scale>/ before anything else, so that they are not trained again.
+  bool ledger = false;
 };
 
 // Returns the experiments skipped because their runs need the text model

@@ -39,6 +39,7 @@
 #include "taper/mixer_predictor.h"
 #include "taper/personalize.h"
 #include "taper/reproduce.h"
+#include "taper/run_ledger.h"
 #include "taper/pipeline.h"
 #include "taper/stage_runner.h"
 #include "taper/stages.h"
@@ -1209,6 +1210,81 @@ TEST_CASE("taper reproduce: an interrupted run lends the stages it finished, not
   CHECK(log.find("\"stage2") == std::string::npos);
   CHECK(log.find("\"stage3\"") != std::string::npos);
   CHECK(log.find("\"baseline\"") != std::string::npos);
+}
+
+// The files of a folder that end in `suffix`.
+std::vector<fs::path> files_ending(const fs::path& dir, const std::string& suffix) {
+  std::vector<fs::path> out;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      out.push_back(e.path());
+    }
+  }
+  return out;
+}
+
+TEST_CASE("taper reproduce: the ledger restores finished runs into a fresh clone; an evaluation it lacks retrains") {
+  SKIP_WITHOUT_CIFAR100();
+  TempDir dir;
+  dir.write("experiments/unit/base.toml", read_bytes(config_path("tiny_e2e.toml")));
+  const auto write_exp = [&](int steps) {
+    dir.write("experiments/unit/exp.toml", experiment_file(1, taper_row("TAPER", "{}")) +
+                                               "[analysis.self_improvement]\ntasks = 2\nsteps = " +
+                                               std::to_string(steps) +
+                                               "\n[[row]]\nlabel = \"step 1\"\nmetric = \"self_improvement.step1\"\n");
+  };
+  write_exp(1);
+  ReproduceOptions o = unit_scale(dir);
+  o.ledger = true;
+  reproduce(o);
+  const fs::path runs = dir.str() + "/runs/unit", ledger = dir.str() + "/results/unit/runs";
+  std::vector<fs::path> records(fs::directory_iterator(ledger), fs::directory_iterator{});
+  REQUIRE(records.size() == 1);
+  const fs::path record = records[0], run = runs / record.filename();
+  // The record: config, log, eval.json, the analysis and its provenance; no checkpoint.
+  for (const char* f : {"config.toml", "log.jsonl", "eval.json", "recorded.json"}) CHECK(fs::exists(record / f));
+  CHECK(files_ending(record, ".safetensors").empty());
+  CHECK(files_ending(record, ".json").size() == 3);  // eval, analysis, recorded
+  CHECK(read_bytes((record / "eval.json").string()) == read_bytes((run / "eval.json").string()));
+  const nlohmann::json provenance = nlohmann::json::parse(read_bytes((record / "recorded.json").string()));
+  CHECK(provenance["command"] == "unit test");
+  for (const char* k : {"commit", "date", "machine"}) CHECK(provenance.contains(k));
+  const std::string first = read_bytes(dir.str() + "/results/unit/exp.json");
+
+  // A fresh clone: no run folders. Nothing trains; the numbers are the same.
+  fs::remove_all(dir.str() + "/runs");
+  CHECK(plan_of(o).find("1 runs,  1 finished") != std::string::npos);
+  reproduce(o);
+  CHECK(files_ending(run, ".safetensors").empty());
+  CHECK(is_restored(run));
+  const nlohmann::json again = nlohmann::json::parse(read_bytes(dir.str() + "/results/unit/exp.json"));
+  CHECK(again["rows"] == nlohmann::json::parse(first)["rows"]);
+  REQUIRE(again["ledger_runs"].size() == 1);
+  CHECK(again["ledger_runs"].begin().value() == 1);
+  CHECK(read_bytes(dir.str() + "/results/unit/exp.md").find("1 of its runs restored from the ledger") !=
+        std::string::npos);
+
+  // An analysis the ledger lacks: --no-train says what to do; a plain pass trains the run again.
+  write_exp(2);
+  ReproduceOptions results_only = o;
+  results_only.no_train = true;
+  CHECK_THROWS_WITH_AS(reproduce(results_only), doctest::Contains("without checkpoints"), std::runtime_error);
+  reproduce(o);
+  CHECK_FALSE(is_restored(run));
+  CHECK_FALSE(files_ending(run, ".safetensors").empty());
+  const nlohmann::json retrained = nlohmann::json::parse(read_bytes(dir.str() + "/results/unit/exp.json"));
+  CHECK(retrained["rows"] == again["rows"]);  // same config and seed: the same numbers
+  CHECK_FALSE(retrained.contains("ledger_runs"));
+  CHECK(files_ending(record, ".json").size() == 4);  // the new analysis was recorded too
+
+  // A run trained here keeps its own files: restoring adds, never replaces or marks.
+  fs::remove(record / "log.jsonl");
+  dir.write("results/unit/runs/" + record.filename().string() + "/eval.json", "{}");
+  const std::string own_eval = read_bytes((run / "eval.json").string());
+  restore_runs(ledger, runs);
+  CHECK(read_bytes((run / "eval.json").string()) == own_eval);
+  CHECK_FALSE(is_restored(run));
 }
 
 TEST_CASE("taper reproduce: check_experiments fails on what reproduce would, before anything trains") {
