@@ -844,8 +844,11 @@ void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
     std::fprintf(out, "%-10s %3zu rows x %lld seeds: %2zu runs, %2zu finished  (%s)\n", spec.name.c_str(),
                  spec.rows.size(), static_cast<long long>(seeds), needed.size(), done.size(), spec.title.c_str());
   }
-  std::fprintf(out, "scale %s: %zu distinct runs, %zu finished, under %s\n", o.scale.c_str(), all.size(),
+  const auto restored = std::count_if(all_done.begin(), all_done.end(), [](const fs::path& d) { return is_restored(d); });
+  std::fprintf(out, "scale %s: %zu distinct runs, %zu finished, under %s", o.scale.c_str(), all.size(),
                all_done.size(), runs.c_str());
+  if (restored > 0) std::fprintf(out, " (%td of them restored from the ledger, without checkpoints)", restored);
+  std::fputc('\n', out);
   print_training_cost(todo, runs, out);
 }
 

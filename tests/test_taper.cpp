@@ -1254,7 +1254,10 @@ TEST_CASE("taper reproduce: the ledger restores finished runs into a fresh clone
 
   // A fresh clone: no run folders. Nothing trains; the numbers are the same.
   fs::remove_all(dir.str() + "/runs");
-  CHECK(plan_of(o).find("1 runs,  1 finished") != std::string::npos);
+  const std::string plan = plan_of(o);
+  CAPTURE(plan);
+  CHECK(plan.find("1 runs,  1 finished") != std::string::npos);
+  CHECK(plan.find("(1 of them restored from the ledger, without checkpoints)") != std::string::npos);
   reproduce(o);
   CHECK(files_ending(run, ".safetensors").empty());
   CHECK(is_restored(run));
