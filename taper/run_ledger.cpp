@@ -27,9 +27,29 @@ std::string read_file(const fs::path& path) {
   return s.str();
 }
 
-// Copies `from` to `to` unless `to` holds the same bytes; returns whether it copied.
-bool copy_if_changed(const fs::path& from, const fs::path& to) {
-  const std::string bytes = read_file(from);
+// The JSON object in `bytes`, without the "recorded" key the ledger adds;
+// null when it is not an object.
+nlohmann::json results_of(const std::string& bytes) {
+  nlohmann::json j = nlohmann::json::parse(bytes, nullptr, false);
+  if (!j.is_object()) return nullptr;
+  j.erase("recorded");
+  return j;
+}
+
+// Copies a run file into its record unless the record holds the same results;
+// a JSON file gains `provenance` under "recorded", so that every number in
+// results/ names the command, commit and machine that produced it. Returns
+// whether it wrote.
+bool record_file(const fs::path& from, const fs::path& to, const nlohmann::json& provenance) {
+  std::string bytes = read_file(from);
+  if (from.extension() == ".json") {
+    nlohmann::json results = results_of(bytes);
+    if (!results.is_null()) {
+      if (fs::exists(to) && results_of(read_file(to)) == results) return false;
+      results["recorded"] = provenance;
+      bytes = results.dump(2) + "\n";
+    }
+  }
   if (fs::exists(to) && read_file(to) == bytes) return false;
   write_file_atomically(to.string(), bytes);
   return true;
@@ -63,7 +83,7 @@ void record_run(const fs::path& dir, const fs::path& ledger, const nlohmann::jso
   bool new_eval = false;
   for (const auto& f : fs::directory_iterator(dir)) {
     if (!is_record_file(f.path())) continue;
-    const bool copied = copy_if_changed(f.path(), record / f.path().filename());
+    const bool copied = record_file(f.path(), record / f.path().filename(), provenance);
     new_eval = new_eval || (copied && f.path().filename() == "eval.json");
   }
   if (new_eval || !fs::exists(record / kProvenance)) {

@@ -18,9 +18,10 @@ namespace taper {
 void restore_runs(const std::filesystem::path& ledger, const std::filesystem::path& runs);
 
 // Records a finished run folder (one with an eval.json; others are left
-// alone): its config, log and JSON results go to ledger/<folder name>/, and
-// recorded.json there says where they came from (`provenance`: commit, date,
-// machine, command) whenever the run's eval.json is new to the ledger.
+// alone): its config, log and JSON results go to ledger/<folder name>/, each
+// JSON file with `provenance` (commit, date, machine, command) under
+// "recorded" when its results are new to the ledger, and recorded.json there
+// holds the provenance of the run's eval.json.
 void record_run(const std::filesystem::path& dir, const std::filesystem::path& ledger,
                 const nlohmann::json& provenance);
 

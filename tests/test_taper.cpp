@@ -1246,8 +1246,12 @@ TEST_CASE("taper reproduce: the ledger restores finished runs into a fresh clone
   for (const char* f : {"config.toml", "log.jsonl", "eval.json", "recorded.json"}) CHECK(fs::exists(record / f));
   CHECK(files_ending(record, ".safetensors").empty());
   CHECK(files_ending(record, ".json").size() == 3);  // eval, analysis, recorded
-  CHECK(read_bytes((record / "eval.json").string()) == read_bytes((run / "eval.json").string()));
+  // The record's eval.json: the run's results, and the provenance of recorded.json beside them.
+  nlohmann::json recorded_eval = nlohmann::json::parse(read_bytes((record / "eval.json").string()));
   const nlohmann::json provenance = nlohmann::json::parse(read_bytes((record / "recorded.json").string()));
+  CHECK(recorded_eval["recorded"] == provenance);
+  recorded_eval.erase("recorded");
+  CHECK(recorded_eval == nlohmann::json::parse(read_bytes((run / "eval.json").string())));
   CHECK(provenance["command"] == "unit test");
   for (const char* k : {"commit", "date", "machine"}) CHECK(provenance.contains(k));
   const std::string first = read_bytes(dir.str() + "/results/unit/exp.json");
