@@ -21,7 +21,8 @@ void print_usage(std::FILE* out) {
                "Train-Once-for-All Personalization (TAPER, CVPR 2023), from scratch in C++.\n\n"
                "commands:\n");
   for (const auto& c : all_commands()) std::fprintf(out, "  %-12s %s\n", c.name, c.summary);
-  std::fprintf(out, "\n`taper <command> --help` explains a command's options.\n");
+  std::fprintf(out, "\n`taper <command> --help` explains a command's options; `taper --version` names the\n"
+                    "build and OpenBLAS kernels, which decide the last bits of every trained number.\n");
 }
 
 }  // namespace taper::cli

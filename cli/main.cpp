@@ -5,11 +5,19 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "engine/cpu/blas_kernels.h"
 
 int main(int argc, char** argv) {
+  taper::pin_blas_kernels(argv);
   const std::string name = argc > 1 ? argv[1] : "--help";
   if (name == "--help" || name == "-h" || name == "help") {
     taper::cli::print_usage(stdout);
+    return 0;
+  }
+  if (name == "--version") {
+    // What decides the last bits of every trained number (Makefile, ARCH).
+    std::printf("taper: compiled for %s, OpenBLAS %s kernels%s\n", taper::compiled_arch(), taper::blas_core_name(),
+                std::string(taper::blas_core_name()) == taper::kPinnedBlasCore ? "" : " (not the pinned ones)");
     return 0;
   }
   for (const auto& c : taper::cli::all_commands()) {

@@ -57,7 +57,8 @@ const char kReproduceHelp[] =
     "                   about 3 decimal digits; off by default)\n"
     "  --check          regression mode (`make regress`): run into build/regress/ and\n"
     "                   compare every row with the committed results/SCALE/NAME.json\n"
-    "                   within the file's tolerance; exit 1 on any difference\n"
+    "                   within the file's tolerance; exit 1 on any difference, and\n"
+    "                   on an experiment that could not run (no text model, say)\n"
     "  --plan           check every experiment file and print, per experiment, its\n"
     "                   rows and the runs they need (finished, or to train), then the\n"
     "                   distinct trainings the unfinished runs still need once shared\n"
@@ -234,15 +235,7 @@ int run_reproduce(int argc, char** argv) {
     reproduce(o);
     return 0;
   }
-  const std::vector<std::string> skipped = reproduce(o);
-  std::vector<std::string> failures;
-  for (const auto& name : o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only) {
-    if (std::find(skipped.begin(), skipped.end(), name) != skipped.end()) continue;  // said so on stderr
-    for (auto& f : compare_results("results/" + o.scale + "/" + name + ".json",
-                                   o.results_dir + "/" + o.scale + "/" + name + ".json")) {
-      failures.push_back(f);
-    }
-  }
+  const std::vector<std::string> failures = regression_failures(o, reproduce(o), "results");
   for (const auto& f : failures) std::fprintf(stderr, "regress: %s\n", f.c_str());
   std::fprintf(stderr, "regress: %s\n", failures.empty() ? "every number within tolerance" : "FAILED");
   return failures.empty() ? 0 : 1;

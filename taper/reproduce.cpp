@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "data/catalog.h"
+#include "engine/cpu/blas_kernels.h"
 #include "engine/safetensors.h"
 #include "taper/analyses.h"
 #include "taper/config.h"
@@ -414,7 +415,8 @@ std::string shell_line(const char* cmd) {
 std::string machine() {
   std::string cpu = shell_line("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2");
   return (cpu.empty() ? std::string("unknown CPU") : cpu.substr(cpu.find_first_not_of(' '))) + ", " +
-         std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " cores";
+         std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " cores, compiled for " + compiled_arch() + ", OpenBLAS " +
+         blas_core_name() + " kernels";
 }
 
 std::string commit() {
@@ -1031,6 +1033,20 @@ std::vector<std::string> compare_results(const std::string& expected_json, const
       }
     }
     if (!found) failures.push_back(want["name"].get<std::string>() + ": row '" + w["label"].get<std::string>() + "' missing");
+  }
+  return failures;
+}
+
+std::vector<std::string> regression_failures(const ReproduceOptions& o, const std::vector<std::string>& skipped,
+                                             const std::string& committed_dir) {
+  std::vector<std::string> failures;
+  for (const auto& name : o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only) {
+    if (std::find(skipped.begin(), skipped.end(), name) != skipped.end()) {
+      failures.push_back(name + ": not checked: it could not run (the reason is above)");
+      continue;
+    }
+    const std::string file = "/" + o.scale + "/" + name + ".json";
+    for (auto& f : compare_results(committed_dir + file, o.results_dir + file)) failures.push_back(f);
   }
   return failures;
 }

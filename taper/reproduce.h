@@ -95,4 +95,11 @@ std::string claims_table(const std::string& results_dir, const std::string& scal
 // stay within the experiment's tolerance. Returns the failures (empty: pass).
 std::vector<std::string> compare_results(const std::string& expected_json, const std::string& actual_json);
 
+// The regression check (`reproduce --check`): compare_results for each of the
+// options' experiments, committed_dir/<scale>/<name>.json against the fresh
+// results. An experiment in `skipped` (reproduce's return) could not run and
+// so guarded nothing: it is a failure, not a pass.
+std::vector<std::string> regression_failures(const ReproduceOptions& options, const std::vector<std::string>& skipped,
+                                             const std::string& committed_dir);
+
 }  // namespace taper

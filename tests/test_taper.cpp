@@ -1040,6 +1040,11 @@ worse = "selection"
   // One training run serves all three rows; the override adds one evaluation file.
   CHECK(std::distance(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{}) == 1);
   CHECK(compare_results(json_path, json_path).empty());
+  // The regression check: these results against themselves pass; an experiment that could not run fails.
+  CHECK(regression_failures(o, {}, o.results_dir).empty());
+  const std::vector<std::string> unchecked = regression_failures(o, {"exp"}, o.results_dir);
+  REQUIRE(unchecked.size() == 1);
+  CHECK(unchecked[0].find("exp: not checked") == 0);
   nlohmann::json moved = doc;
   moved["rows"][1]["mean"] = doc["rows"][1]["mean"].get<double>() + 5.0;
   std::ofstream(dir.str() + "/moved.json") << moved.dump();
