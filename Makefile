@@ -43,7 +43,8 @@ BLAS_LIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 # anywhere, but changes the numbers too: znver3 is what results/ was trained
 # with. With these two and the OpenBLAS kernels the program pins
 # (engine/cpu/blas_kernels.h), the committed results reproduce on any x86
-# server with AVX2 (checked: AMD EPYC with and without AVX-512). Other values
+# server with AVX2 (checked on an AMD EPYC without AVX-512; -march=znver3 with
+# the same kernels passed on one with AVX-512). Other values
 # build and run, and `make regress` then fails: expect it.
 ARCH     ?= x86-64-v3
 TUNE     ?= znver3

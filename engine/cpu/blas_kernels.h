@@ -16,7 +16,8 @@ inline constexpr const char* kPinnedBlasCore = "Zen";
 // The kernel set OpenBLAS chose ("Haswell", "Zen", "SkylakeX", ...).
 const char* blas_core_name();
 
-// The -march the code was compiled for (the Makefile's ARCH).
+// The target the code was compiled for: the Makefile's ARCH and TUNE
+// ("x86-64-v3,tune=znver3").
 const char* compiled_arch();
 
 // OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded, before main: so
