@@ -1,6 +1,7 @@
 #include "taper/reproduce.h"
 #include "taper/toml.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -367,30 +368,38 @@ TrainedRun load_trained(const RunConfig& c, const RunConfig& evaluation, const R
   return load_run(dir.string(), &evaluation, store.device);
 }
 
-// The run's eval.json, training it first if needed; under other evaluation
-// tasks, eval-<hash>.json, evaluating the finished run again.
+// The file in a run's folder that holds its evaluation under `evaluation`:
+// eval.json under its own tasks, eval-<hash>.json under others.
+std::string eval_file(const RunConfig& c, const RunConfig& evaluation) {
+  return to_toml(evaluation) == to_toml(c) ? "eval.json" : "eval-" + content_hash(to_toml(evaluation)) + ".json";
+}
+
+// The file in a run's folder that caches an analysis, by (analysis, options, evaluation config).
+std::string analysis_file(const std::string& name, const nlohmann::json& options, const RunConfig& evaluation) {
+  return "analysis-" + name + "-" + content_hash(options.dump() + to_toml(evaluation)) + ".json";
+}
+
+// The run's evaluation (eval_file), training it first if needed, or
+// evaluating the finished run again under other tasks.
 nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const RunStore& store) {
   const fs::path dir = run_dir(c, store.runs);
   train_once(c, store);
-  fs::path eval = dir / "eval.json";
-  if (to_toml(evaluation) != to_toml(c)) {
-    eval = dir / ("eval-" + content_hash(to_toml(evaluation)) + ".json");
-    if (!fs::exists(eval)) {
-      TrainedRun run = load_trained(c, evaluation, store, eval.filename().string());
-      write_eval(dir.string(), evaluate_run(run), evaluation, eval.filename().string());
-      record(store, dir);
-    }
+  const fs::path eval = dir / eval_file(c, evaluation);
+  if (!fs::exists(eval)) {
+    TrainedRun run = load_trained(c, evaluation, store, eval.filename().string());
+    write_eval(dir.string(), evaluate_run(run), evaluation, eval.filename().string());
+    record(store, dir);
   }
   std::ifstream in(eval);
   return nlohmann::json::parse(in);
 }
 
 // An analysis of a finished run under the evaluation config, cached in the
-// run directory by (analysis, options, evaluation config).
+// run directory (analysis_file).
 nlohmann::json analysis_once(const std::string& name, const nlohmann::json& options, const RunConfig& c,
                              const RunConfig& evaluation, const RunStore& store) {
   const fs::path dir = run_dir(c, store.runs);
-  const fs::path file = dir / ("analysis-" + name + "-" + content_hash(options.dump() + to_toml(evaluation)) + ".json");
+  const fs::path file = dir / analysis_file(name, options, evaluation);
   if (!fs::exists(file)) {
     TrainedRun run = load_trained(c, evaluation, store, file.filename().string());
     const nlohmann::json result = run_analysis(name, run, options);
@@ -701,19 +710,61 @@ void print_training_cost(const std::vector<RunConfig>& todo, const fs::path& run
 // --seeds, else the experiment file's own.
 int64_t seeds_of(const Spec& spec, const ReproduceOptions& o) { return o.seeds > 0 ? o.seeds : spec.seeds; }
 
+// A run that experiments need, and the result files their rows read in its
+// folder (eval.json, and eval_file or analysis_file per row).
+struct NeededRun {
+  fs::path dir;
+  RunConfig config;
+  std::set<std::string> files;
+};
+
+// Adds `run` to `runs` unless a run of its folder is there; then only its files.
+void add_needed(std::vector<NeededRun>& runs, NeededRun run) {
+  const auto same = std::find_if(runs.begin(), runs.end(), [&](const NeededRun& r) { return r.dir == run.dir; });
+  if (same == runs.end()) {
+    runs.push_back(std::move(run));
+  } else {
+    same->files.insert(run.files.begin(), run.files.end());
+  }
+}
+
 // The distinct runs an experiment needs (its rows for each seed), in row
-// order, with their configs.
-std::vector<std::pair<fs::path, RunConfig>> runs_of(const Spec& spec, const ReproduceOptions& o) {
+// order, with their configs and result files.
+std::vector<NeededRun> runs_of(const Spec& spec, const ReproduceOptions& o) {
   const int64_t seeds = seeds_of(spec, o);
-  std::vector<std::pair<fs::path, RunConfig>> out;
-  std::set<fs::path> seen;
+  std::vector<NeededRun> out;
   for (const Row& row : spec.rows) {
+    const std::string analysis = split_metric(row.metric).first;
     for (int64_t s = 0; s < seeds; ++s) {
-      const RunConfig c = effective_config(spec, row, s);
-      const fs::path dir = run_dir(c, fs::path(o.runs_dir) / o.scale);
-      if (seen.insert(dir).second) out.emplace_back(dir, c);
+      const RunConfig c = effective_config(spec, row, s), evaluation = effective_config(spec, row, s, true);
+      const std::string file =
+          analysis.empty() ? eval_file(c, evaluation)
+                           : analysis_file(analysis, spec.analysis.value(analysis, nlohmann::json::object()), evaluation);
+      add_needed(out, {run_dir(c, fs::path(o.runs_dir) / o.scale), c, {"eval.json", file}});
     }
   }
+  return out;
+}
+
+// A result file the run's rows read and its folder lacks, if any.
+std::string missing_file(const NeededRun& r) {
+  for (const std::string& f : r.files) {
+    if (!fs::exists(r.dir / f)) return f;
+  }
+  return "";
+}
+
+// Whether a run must train before its rows can be read: it never finished
+// here, or it came from the ledger without a result file they read (which
+// needs its checkpoints). A run trained here computes what it lacks from them.
+bool needs_training(const NeededRun& r) {
+  if (!fs::exists(r.dir / "eval.json")) return true;
+  return is_restored(r.dir) && !missing_file(r).empty();
+}
+
+std::vector<RunConfig> configs_of(const std::vector<NeededRun>& runs) {
+  std::vector<RunConfig> out;
+  for (const NeededRun& r : runs) out.push_back(r.config);
   return out;
 }
 
@@ -722,7 +773,7 @@ std::vector<std::pair<fs::path, RunConfig>> runs_of(const Spec& spec, const Repr
 // share every later stage's group; a baseline, which does not depend on
 // stage 1, joins the groups of the runs it serves.
 struct RunGroup {
-  std::vector<RunConfig> runs;
+  std::vector<NeededRun> runs;
   int64_t epochs = 0;  // of its distinct trainings
 };
 
@@ -730,12 +781,9 @@ struct RunGroup {
 // in the order the experiments first need them), from the configs alone,
 // never from what is finished: every shard's process computes the same list.
 std::vector<RunGroup> run_groups(const std::vector<Spec>& specs, const ReproduceOptions& o) {
-  std::vector<RunConfig> runs;
-  std::set<fs::path> seen;
+  std::vector<NeededRun> runs;
   for (const Spec& spec : specs) {
-    for (const auto& [dir, c] : runs_of(spec, o)) {
-      if (seen.insert(dir).second) runs.push_back(c);
-    }
+    for (NeededRun& r : runs_of(spec, o)) add_needed(runs, std::move(r));
   }
   // Union-find over the runs, each set rooted at its first run.
   std::vector<size_t> root(runs.size());
@@ -746,7 +794,7 @@ std::vector<RunGroup> run_groups(const std::vector<Spec>& specs, const Reproduce
   };
   std::map<TrainingId, size_t> first_user;
   for (size_t i = 0; i < runs.size(); ++i) {
-    for (const Training& t : trainings(runs[i])) {
+    for (const Training& t : trainings(runs[i].config)) {
       const auto [it, added] = first_user.emplace(TrainingId{t.kind, t.key}, i);
       const size_t a = find(i), b = find(it->second);
       if (!added) root[std::max(a, b)] = std::min(a, b);
@@ -760,7 +808,7 @@ std::vector<RunGroup> run_groups(const std::vector<Spec>& specs, const Reproduce
     groups[it->second].runs.push_back(runs[i]);
   }
   for (RunGroup& g : groups) {
-    for (const auto& [nk, cost] : distinct_trainings(g.runs, {})) g.epochs += cost.epochs;
+    for (const auto& [nk, cost] : distinct_trainings(configs_of(g.runs), {})) g.epochs += cost.epochs;
   }
   std::stable_sort(groups.begin(), groups.end(), [](const RunGroup& a, const RunGroup& b) { return a.epochs > b.epochs; });
   return groups;
@@ -797,12 +845,19 @@ void train_group(const RunGroup& group, size_t g, size_t groups, const RunStore&
                static_cast<long long>(o.shard), g + 1, groups, group.runs.size(),
                static_cast<long long>(group.epochs));
   for (size_t i = 0; i < group.runs.size(); ++i) {
+    const NeededRun& r = group.runs[i];
     std::fprintf(stderr, "reproduce: shard %lld, run %zu of %zu (%s)\n", static_cast<long long>(o.shard), i + 1,
-                 group.runs.size(), run_dir(group.runs[i], store.runs).c_str());
+                 group.runs.size(), r.dir.c_str());
+    // Here, beside the other shards, rather than in the serial pass after them.
+    if (is_restored(r.dir) && needs_training(r)) {
+      std::fprintf(stderr, "reproduce: training again: %s came from the ledger without %s\n", r.dir.c_str(),
+                   missing_file(r).c_str());
+      forget_restored(r.dir);
+    }
     try {
-      train_once(group.runs[i], store);
+      train_once(r.config, store);
     } catch (const TextModelMissing& e) {
-      std::fprintf(stderr, "reproduce: skipped %s: %s\n", run_dir(group.runs[i], store.runs).c_str(), e.what());
+      std::fprintf(stderr, "reproduce: skipped %s: %s\n", r.dir.c_str(), e.what());
     }
   }
 }
@@ -828,17 +883,18 @@ void train_shard(const std::vector<Spec>& specs, const RunStore& store, const Re
 void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   std::FILE* out = o.plan_out;
   const fs::path runs = fs::path(o.runs_dir) / o.scale;
-  std::set<fs::path> all, all_done;
+  std::set<fs::path> all, all_done, again;
   std::vector<RunConfig> todo;  // a run two experiments need may be here twice: its trainings count once
   for (const Spec& spec : specs) {
     const int64_t seeds = seeds_of(spec, o);
     std::set<fs::path> needed, done;
-    for (const auto& [dir, c] : runs_of(spec, o)) {
-      needed.insert(dir);
-      if (fs::exists(dir / "eval.json")) {
-        done.insert(dir);
+    for (const NeededRun& r : runs_of(spec, o)) {
+      needed.insert(r.dir);
+      if (!needs_training(r)) {
+        done.insert(r.dir);
       } else {
-        todo.push_back(c);
+        todo.push_back(r.config);
+        if (is_restored(r.dir)) again.insert(r.dir);
       }
     }
     all.insert(needed.begin(), needed.end());
@@ -846,10 +902,14 @@ void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
     std::fprintf(out, "%-10s %3zu rows x %lld seeds: %2zu runs, %2zu finished  (%s)\n", spec.name.c_str(),
                  spec.rows.size(), static_cast<long long>(seeds), needed.size(), done.size(), spec.title.c_str());
   }
+  for (const fs::path& d : again) all_done.erase(d);  // finished for one experiment, not for another
   const auto restored = std::count_if(all_done.begin(), all_done.end(), [](const fs::path& d) { return is_restored(d); });
   std::fprintf(out, "scale %s: %zu distinct runs, %zu finished, under %s", o.scale.c_str(), all.size(),
                all_done.size(), runs.c_str());
   if (restored > 0) std::fprintf(out, " (%td of them restored from the ledger, without checkpoints)", restored);
+  if (!again.empty()) {
+    std::fprintf(out, "; %zu more restored but lacking a result file their rows read, to train again", again.size());
+  }
   std::fputc('\n', out);
   print_training_cost(todo, runs, out);
 }
@@ -930,8 +990,8 @@ std::vector<std::string> reproduce(const ReproduceOptions& o) {
     const int64_t seeds = seeds_of(spec, o);
     if (o.no_train) {
       const auto needed = runs_of(spec, o);
-      const auto trained = std::count_if(needed.begin(), needed.end(),
-                                         [](const auto& r) { return fs::exists(r.first / "eval.json"); });
+      const auto trained =
+          std::count_if(needed.begin(), needed.end(), [](const NeededRun& r) { return !needs_training(r); });
       if (trained < static_cast<std::ptrdiff_t>(needed.size())) {
         std::fprintf(stderr, "reproduce: not yet %s/%s: %td of its %zu runs trained\n", o.scale.c_str(),
                      spec.name.c_str(), trained, needed.size());

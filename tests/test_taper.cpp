@@ -1277,18 +1277,38 @@ TEST_CASE("taper reproduce: the ledger restores finished runs into a fresh clone
   CHECK(read_bytes(dir.str() + "/results/unit/exp.md").find("1 of its runs restored from the ledger") !=
         std::string::npos);
 
-  // An analysis the ledger lacks: --no-train says what to do; a plain pass trains the run again.
+  // An analysis the ledger lacks: the plan counts the run as one to train again, --no-train waits for
+  // it, and a shard (beside the others, not in the serial pass after them) trains it again.
   write_exp(2);
+  const std::string lacking = plan_of(o);
+  CAPTURE(lacking);
+  CHECK(lacking.find("1 runs,  0 finished") != std::string::npos);
+  CHECK(lacking.find("1 more restored but lacking a result file their rows read, to train again") != std::string::npos);
   ReproduceOptions results_only = o;
   results_only.no_train = true;
-  CHECK_THROWS_WITH_AS(reproduce(results_only), doctest::Contains("without checkpoints"), std::runtime_error);
-  reproduce(o);
+  CHECK(reproduce(results_only) == std::vector<std::string>{"exp"});
+  ReproduceOptions shard = o;
+  shard.shards = 2;
+  shard.claims_dir = dir.str() + "/claims";
+  for (int64_t k : {0, 1}) {
+    shard.shard = k;
+    reproduce(shard);
+  }
   CHECK_FALSE(is_restored(run));
   CHECK_FALSE(files_ending(run, ".safetensors").empty());
+  CHECK(reproduce(results_only).empty());
   const nlohmann::json retrained = nlohmann::json::parse(read_bytes(dir.str() + "/results/unit/exp.json"));
   CHECK(retrained["rows"] == again["rows"]);  // same config and seed: the same numbers
   CHECK_FALSE(retrained.contains("ledger_runs"));
   CHECK(files_ending(record, ".json").size() == 4);  // the new analysis was recorded too
+
+  // In a fresh clone, a plain pass (no shards) trains a restored run again for an analysis the ledger lacks.
+  fs::remove_all(dir.str() + "/runs");
+  write_exp(3);
+  reproduce(o);
+  CHECK_FALSE(is_restored(run));
+  CHECK(nlohmann::json::parse(read_bytes(dir.str() + "/results/unit/exp.json"))["rows"][0] == again["rows"][0]);
+  CHECK(files_ending(record, ".json").size() == 5);
 
   // A run trained here keeps its own files: restoring adds, never replaces or marks.
   fs::remove(record / "log.jsonl");
