@@ -379,6 +379,11 @@ std::string analysis_file(const std::string& name, const nlohmann::json& options
   return "analysis-" + name + "-" + content_hash(options.dump() + to_toml(evaluation)) + ".json";
 }
 
+// A file's [analysis.<name>] options (none: {}); they name the analysis's cache file.
+nlohmann::json analysis_options(const Spec& spec, const std::string& analysis) {
+  return spec.analysis.value(analysis, nlohmann::json::object());
+}
+
 // The run's evaluation (eval_file), training it first if needed, or
 // evaluating the finished run again under other tasks.
 nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const RunStore& store) {
@@ -483,9 +488,7 @@ Evaluated evaluate_spec(const Spec& spec, int64_t seeds, const RunStore& store) 
       const RunConfig c = effective_config(spec, row, s), evaluation = effective_config(spec, row, s, true);
       const nlohmann::json eval = run_once(c, evaluation, store);
       const nlohmann::json metrics =
-          analysis.empty() ? eval
-                           : analysis_once(analysis, spec.analysis.value(analysis, nlohmann::json::object()), c,
-                                           evaluation, store);
+          analysis.empty() ? eval : analysis_once(analysis, analysis_options(spec, analysis), c, evaluation, store);
       const nlohmann::json& source = analysis.empty() ? metrics : metrics["metrics"];
       if (!source.contains(key)) {
         fail(spec.path, "row '" + row.label + "': " + (analysis.empty() ? "eval.json" : "analysis " + analysis) +
@@ -738,8 +741,7 @@ std::vector<NeededRun> runs_of(const Spec& spec, const ReproduceOptions& o) {
     for (int64_t s = 0; s < seeds; ++s) {
       const RunConfig c = effective_config(spec, row, s), evaluation = effective_config(spec, row, s, true);
       const std::string file =
-          analysis.empty() ? eval_file(c, evaluation)
-                           : analysis_file(analysis, spec.analysis.value(analysis, nlohmann::json::object()), evaluation);
+          analysis.empty() ? eval_file(c, evaluation) : analysis_file(analysis, analysis_options(spec, analysis), evaluation);
       add_needed(out, {run_dir(c, fs::path(o.runs_dir) / o.scale), c, {"eval.json", file}});
     }
   }
@@ -849,9 +851,10 @@ void train_group(const RunGroup& group, size_t g, size_t groups, const RunStore&
     std::fprintf(stderr, "reproduce: shard %lld, run %zu of %zu (%s)\n", static_cast<long long>(o.shard), i + 1,
                  group.runs.size(), r.dir.c_str());
     // Here, beside the other shards, rather than in the serial pass after them.
-    if (is_restored(r.dir) && needs_training(r)) {
+    const std::string lacking = is_restored(r.dir) ? missing_file(r) : "";
+    if (!lacking.empty()) {
       std::fprintf(stderr, "reproduce: training again: %s came from the ledger without %s\n", r.dir.c_str(),
-                   missing_file(r).c_str());
+                   lacking.c_str());
       forget_restored(r.dir);
     }
     try {
