@@ -18,6 +18,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "taper/reproduce.h"
+#include "taper/result_tables.h"
 
 namespace taper::cli {
 

@@ -1,40 +1,22 @@
 // The reproduction harness: one experiment file per paper table or figure
-// and scale (experiments/<scale>/<name>.toml), run across seeds, written to
+// and scale (experiments/<scale>/<name>.toml; the format is in
+// taper/experiment_spec.h), run across seeds, written to
 // results/<scale>/<name>.{md,csv,json} beside the paper's numbers with a
-// verdict per claim and the command, commit, seeds, machine and wall time.
-//
-// An experiment file:
-//   title = "..."                 what it reproduces
-//   base = "base.toml"            a run config, relative to this file
-//   seeds = 3                     default seed count (--seeds overrides)
-//   tolerance = 0.015             `make regress`: allowed change of any mean
-//   extends = "../tiny/x.toml"    take another file's keys (this file's replace them;
-//                                 `set` entries add up); bases stay relative to this file
-//   set = { "tasks.k" = 20 }      overrides applied to every row (before the row's own)
-//   [[row]]                       one table cell
-//   label = "TAPER ResNet-8"
-//   metric = "taper_personalized" a key of the run's eval.json, or "<analysis>.<key>"
-//                                 (taper/analyses.h: self_improvement, mixers, basis_similarity, zero_shot)
-//   base = "base-styles.toml"     this row's run config (optional; default: the file's)
-//   paper = 95.8                  the paper's value in percent (optional)
-//   set = { "model.arch" = "resnet8" }   config overrides (dotted keys)
-//   [analysis.<name>]             options of an analysis the rows use (taper/analyses.h);
-//                                 its figure goes to results/<scale>/figures/<name>-<analysis>*.svg
-//   [[claim]]                     a claim of the paper: row `better` beats row `worse`
-//   text = "..."
-//   better = "label"
-//   worse = "label"
+// verdict per claim and the command, commit, seeds, machine and wall time
+// (taper/result_tables.h).
 //
 // Rows with the same effective config share one run; a run copies every
 // finished checkpoint (stage 1, stage 2, stage 3 or naive, baseline,
 // fine-tuned average) whose training settings agree with those of another
 // run, finished or not, across experiment files, so no stage is trained
-// twice. Runs live in runs/<scale>/ and resume after interruption; with a
-// ledger (ReproduceOptions::ledger), finished runs are also recorded without
-// their checkpoints in results/<scale>/runs/, which a fresh clone restores. Shards
+// twice (taper/shared_checkpoints.h). Runs live in runs/<scale>/ and resume
+// after interruption (taper/run_store.h); with a ledger
+// (ReproduceOptions::ledger), finished runs are also recorded without their
+// checkpoints in results/<scale>/runs/, which a fresh clone restores. Shards
 // (ReproduceOptions::shards) split the runs, in groups that share
 // checkpoints, between processes that train at once: a fixed share each, or
-// (claims_dir) first come, first served.
+// (claims_dir) first come, first served (taper/run_shards.h). --plan prints
+// what a scale still needs (taper/training_plan.h).
 #pragma once
 
 #include <cstdio>
@@ -81,25 +63,5 @@ std::vector<std::string> reproduce(const ReproduceOptions& options);
 // dataset missing from the data root, no such device. What --jobs checks
 // before it starts its processes.
 void check_experiments(const ReproduceOptions& options);
-
-// The experiment names of a scale: the file stems under experiments/<scale>/
-// except base and base-* (the scale's run configs) and smoke (a plain run config).
-std::vector<std::string> experiment_names(const std::string& experiments_dir, const std::string& scale);
-
-// Every claim of a scale's results (results/<scale>/*.json) as one Markdown
-// table: experiment, claim, the paper's numbers, ours, the verdict and the
-// command that produced it (the README's closing table).
-std::string claims_table(const std::string& results_dir, const std::string& scale);
-
-// Compares freshly written results with committed ones: every row mean must
-// stay within the experiment's tolerance. Returns the failures (empty: pass).
-std::vector<std::string> compare_results(const std::string& expected_json, const std::string& actual_json);
-
-// The regression check (`reproduce --check`): compare_results for each of the
-// options' experiments, committed_dir/<scale>/<name>.json against the fresh
-// results. An experiment in `skipped` (reproduce's return) could not run and
-// so guarded nothing: it is a failure, not a pass.
-std::vector<std::string> regression_failures(const ReproduceOptions& options, const std::vector<std::string>& skipped,
-                                             const std::string& committed_dir);
 
 }  // namespace taper

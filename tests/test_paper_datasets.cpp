@@ -23,6 +23,7 @@
 #include "data/wordnet.h"
 #include "taper/config.h"
 #include "taper/experiment.h"
+#include "taper/experiment_spec.h"
 #include "taper/personalize.h"
 #include "taper/pipeline.h"
 #include "taper/reproduce.h"

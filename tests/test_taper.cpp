@@ -39,6 +39,7 @@
 #include "taper/mixer_predictor.h"
 #include "taper/personalize.h"
 #include "taper/reproduce.h"
+#include "taper/result_tables.h"
 #include "taper/run_ledger.h"
 #include "taper/pipeline.h"
 #include "taper/stage_runner.h"
