@@ -6,7 +6,6 @@
 // the wall time of one idle core would be.
 // A benchmark, not a test: needs `make text-model`.
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -18,6 +17,7 @@
 #include "taper/task_description.h"
 
 using namespace taper;
+using taper::bench::cpu_seconds;
 using taper::bench::seconds_since;
 
 namespace {
@@ -29,12 +29,6 @@ std::vector<std::string> cifar100_class_names() {
     if (!line.empty() && line[0] != '#') names.push_back(line.substr(0, line.find('\t')));
   }
   return names;
-}
-
-double cpu_seconds() {
-  timespec t{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
 }  // namespace

@@ -14,18 +14,31 @@ namespace taper {
 namespace {
 constexpr int64_t kEvalBatch = 256;
 
-size_t domain_count(const Experiment& exp) { return std::max<size_t>(1, exp.test->meta.domain_names.size()); }
-
 Loader eval_loader(const Experiment& exp, int64_t batch) {
   return Loader(exp.test, exp.loader_options(std::min<int64_t>(batch, exp.test->size()), false), exp.transform(false));
 }
 }  // namespace
+
+size_t domain_count(const Experiment& exp) { return std::max<size_t>(1, exp.test->meta.domain_names.size()); }
 
 void Accuracy::add(bool hit, int64_t domain) {
   correct += hit;
   ++total;
   domain_correct.at(domain) += hit;
   ++domain_total.at(domain);
+}
+
+void Accuracy::merge(const Accuracy& other) {
+  if (other.domain_total.size() != domain_total.size()) {
+    throw std::logic_error("Accuracy::merge: " + std::to_string(other.domain_total.size()) + " domains into " +
+                           std::to_string(domain_total.size()));
+  }
+  correct += other.correct;
+  total += other.total;
+  for (size_t d = 0; d < domain_total.size(); ++d) {
+    domain_correct[d] += other.domain_correct[d];
+    domain_total[d] += other.domain_total[d];
+  }
 }
 
 StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const std::vector<Task>& tasks) {
@@ -44,21 +57,6 @@ StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const
     }
   }
   return acc;
-}
-
-Accuracy evaluate_bases_separately(const Experiment& exp, const Bases& bases, const std::vector<Task>& tasks) {
-  Accuracy pooled(domain_count(exp));
-  for (int64_t q = 0; q < bases.count(); ++q) {
-    TrainState basis{bases.params[q], bases.buffers[q], {}, 0};
-    const Accuracy a = evaluate_standard(exp, basis, tasks).selection;
-    pooled.correct += a.correct;
-    pooled.total += a.total;
-    for (size_t d = 0; d < pooled.domain_total.size(); ++d) {
-      pooled.domain_correct[d] += a.domain_correct[d];
-      pooled.domain_total[d] += a.domain_total[d];
-    }
-  }
-  return pooled;
 }
 
 TaperAccuracy evaluate_taper(const Experiment& exp, const TaperModel& model, const std::vector<Task>& tasks) {

@@ -18,6 +18,7 @@ struct Accuracy {
 
   explicit Accuracy(size_t domains = 1) : domain_correct(domains, 0), domain_total(domains, 0) {}
   void add(bool hit, int64_t domain);
+  void merge(const Accuracy& other);  // adds other's counts (the same domains)
   double overall() const { return total ? double(correct) / total : 0.0; }
   double of_domain(size_t d) const { return domain_total[d] ? double(domain_correct[d]) / domain_total[d] : 0.0; }
 };
@@ -27,11 +28,12 @@ struct StandardAccuracy {
   Accuracy selection;  // arg-max over the image's task classes
 };
 
-StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const std::vector<Task>& tasks);
+// The test data's domains (1 when it has none): the size of an Accuracy of it.
+size_t domain_count(const Experiment& exp);
 
-// Every basis on its own with classifier selection, pooled over the bases
-// (with equal test sets this is the mean of the bases' accuracies).
-Accuracy evaluate_bases_separately(const Experiment& exp, const Bases& bases, const std::vector<Task>& tasks);
+// One pass over the test images (stage 1, the baseline, a basis, an average:
+// taper/evaluation_cache.h caches these).
+StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const std::vector<Task>& tasks);
 
 struct TaperAccuracy {
   Accuracy personalized;       // the personalized network of the image's task (its k classifier rows)

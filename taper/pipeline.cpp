@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/atomic_file.h"
+#include "taper/evaluation_cache.h"
 #include "taper/weight_average.h"
 
 namespace taper {
@@ -125,7 +126,8 @@ TrainedRun trained_run(const Experiment& exp, Stages& s, std::shared_ptr<const T
 
 }  // namespace
 
-void train_run(const RunConfig& config, const std::string& run_dir, bool resume, Device device) {
+void train_run(const RunConfig& config, const std::string& run_dir, bool resume, Device device,
+               const std::string& eval_cache) {
   require_device(device);  // before any data is read: "no CUDA device" comes at once
   check_writable(run_dir);
   const Experiment exp = Experiment::create(config, device);
@@ -133,7 +135,7 @@ void train_run(const RunConfig& config, const std::string& run_dir, bool resume,
   StageContext ctx{exp, run_dir, resume, {{"config", to_toml(config)}}, false};
   Stages s = run_stages(ctx);
   TrainedRun run = trained_run(exp, s);
-  write_eval(run_dir, evaluate_run(run), config);
+  write_eval(run_dir, evaluate_run(run, eval_cache), config);
 }
 
 TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation, Device device) {
@@ -164,20 +166,21 @@ TrainedRun load_run(const std::string& run_dir, const RunConfig* evaluation, Dev
   return trained_run(exp, s, std::move(trained_describer));
 }
 
-EvalSummary evaluate_run(TrainedRun& run) {
+EvalSummary evaluate_run(TrainedRun& run, const std::string& cache_dir) {
   const std::vector<Task> tasks = run.exp.eval_tasks();
+  EvaluationCache cache(run.exp, tasks, cache_dir);
   EvalSummary e;
   e.images = run.exp.test->size();
   e.classes = run.exp.num_classes();
   e.domains = run.exp.test->meta.domain_names;
-  e.stage1 = evaluate_standard(run.exp, run.stage1, tasks);
-  if (!run.baseline.params.empty()) e.baseline = evaluate_standard(run.exp, run.baseline, tasks);
+  e.stage1 = cache.standard(run.stage1);
+  if (!run.baseline.params.empty()) e.baseline = cache.standard(run.baseline);
   if (run.stage2.count() > 0) {
-    e.stage2_selection = evaluate_bases_separately(run.exp, run.stage2, tasks);
+    e.stage2_selection = cache.bases_separately(run.stage2);
     TrainState average = uniform_average(run.exp, run.stage2);
-    e.uniform_average = evaluate_standard(run.exp, average, tasks);
+    e.uniform_average = cache.standard(average);
   }
-  if (!run.finetuned_average.params.empty()) e.finetuned_average = evaluate_standard(run.exp, run.finetuned_average, tasks);
+  if (!run.finetuned_average.params.empty()) e.finetuned_average = cache.standard(run.finetuned_average);
   e.taper = evaluate_taper(run.exp, run.taper, tasks);
   if (run.trained_describer) e.mixer_cosine = mean_mixer_cosine(run.exp, run.taper, tasks, *run.trained_describer);
   return e;

@@ -29,7 +29,9 @@ struct TrainedRun {
 
 // Trains stage 1 -> 2 -> 3 (and the baseline) on `device`, evaluates and
 // writes eval.json. The checkpoints do not depend on the device.
-void train_run(const RunConfig& config, const std::string& run_dir, bool resume, Device device = Device::cpu());
+// `eval_cache`: evaluate_run's cache folder (empty: none).
+void train_run(const RunConfig& config, const std::string& run_dir, bool resume, Device device = Device::cpu(),
+               const std::string& eval_cache = "");
 
 // Everything a finished run trained; throws naming the missing stage.
 // `evaluation`, when given, replaces the run's config for evaluation: it may
@@ -50,7 +52,9 @@ struct EvalSummary {
   std::vector<std::string> domains;
   int64_t images = 0, classes = 0;
 };
-EvalSummary evaluate_run(TrainedRun& run);
+// `cache_dir`, when given, caches the standard networks' accuracies
+// (taper/evaluation_cache.h): runs sharing a checkpoint evaluate it once.
+EvalSummary evaluate_run(TrainedRun& run, const std::string& cache_dir = "");
 // Writes RUN_DIR/<file> (eval.json by default) and prints the accuracies.
 void write_eval(const std::string& run_dir, const EvalSummary& summary, const RunConfig& config,
                 const std::string& file = "eval.json");

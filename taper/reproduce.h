@@ -9,7 +9,8 @@
 // finished checkpoint (stage 1, stage 2, stage 3 or naive, baseline,
 // fine-tuned average) whose training settings agree with those of another
 // run, finished or not, across experiment files, so no stage is trained
-// twice (taper/shared_checkpoints.h). Runs live in runs/<scale>/ and resume
+// twice (taper/shared_checkpoints.h), nor evaluated twice (runs/<scale>.evaluations/,
+// taper/evaluation_cache.h). Runs live in runs/<scale>/ and resume
 // after interruption (taper/run_store.h); with a ledger
 // (ReproduceOptions::ledger), finished runs are also recorded without their
 // checkpoints in results/<scale>/runs/, which a fresh clone restores. Shards

@@ -20,6 +20,11 @@ fs::path run_dir(const RunConfig& c, const fs::path& runs) { return runs / conte
 
 namespace {
 
+// Where the runs' evaluations of shared checkpoints are kept
+// (taper/evaluation_cache.h): runs/<scale>.evaluations, beside the run
+// folders rather than among them.
+std::string evaluation_cache(const RunStore& store) { return store.runs.string() + ".evaluations"; }
+
 void record(const RunStore& store, const fs::path& dir) {
   if (store.ledger.empty()) return;
   nlohmann::json provenance = store.provenance;
@@ -49,7 +54,7 @@ void train_once(const RunConfig& c, const RunStore& store) {
   const fs::path dir = run_dir(c, store.runs);
   if (fs::exists(dir / "eval.json")) return;
   share_stages(store.runs, c, dir);
-  train_run(c, dir.string(), true, store.device);
+  train_run(c, dir.string(), true, store.device, evaluation_cache(store));
   record(store, dir);
 }
 
@@ -67,7 +72,7 @@ nlohmann::json run_once(const RunConfig& c, const RunConfig& evaluation, const R
   const fs::path eval = dir / eval_file(c, evaluation);
   if (!fs::exists(eval)) {
     TrainedRun run = load_trained(c, evaluation, store, eval.filename().string());
-    write_eval(dir.string(), evaluate_run(run), evaluation, eval.filename().string());
+    write_eval(dir.string(), evaluate_run(run, evaluation_cache(store)), evaluation, eval.filename().string());
     record(store, dir);
   }
   std::ifstream in(eval);

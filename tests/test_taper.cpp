@@ -25,6 +25,7 @@
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "engine/atomic_file.h"
 #include "engine/autograd.h"
 #include "engine/ops.h"
 #include "engine/safetensors.h"
@@ -35,6 +36,7 @@
 #include "taper/self_improvement.h"
 #include "taper/svg_figure.h"
 #include "taper/config.h"
+#include "taper/evaluation_cache.h"
 #include "taper/experiment.h"
 #include "taper/mixer_predictor.h"
 #include "taper/personalize.h"
@@ -875,6 +877,54 @@ TEST_CASE("taper: a tiny run through all stages, personalize and predict") {
     mean_of_bases += evaluate_standard(run.exp, basis, run.exp.eval_tasks()).selection.overall() / run.stage2.count();
   }
   CHECK(again.stage2_selection.overall() == doctest::Approx(mean_of_bases).epsilon(1e-12));
+  // The evaluation cache: the same accuracies, each network evaluated once.
+  {
+    const auto files_in = [](const fs::path& d) {
+      return fs::exists(d) ? std::distance(fs::directory_iterator(d), fs::directory_iterator()) : 0;
+    };
+    const std::vector<Task> tasks = run.exp.eval_tasks();
+    const fs::path one = dir / "cache-one";
+    EvaluationCache cache(run.exp, tasks, one);
+    const StandardAccuracy fresh = cache.standard(run.stage1);
+    REQUIRE(files_in(one) == 1);
+    const fs::path file = fs::directory_iterator(one)->path();
+    CHECK(fresh.selection.correct == again.stage1.selection.correct);
+    // A second call reads the file: what it holds is what comes back.
+    nlohmann::json held = nlohmann::json::parse(read_bytes(file));
+    held["selection"]["correct"] = 0;
+    write_file_atomically(file.string(), held.dump());
+    CHECK(cache.standard(run.stage1).selection.correct == 0);
+    // An unreadable file is evaluated again and rewritten.
+    write_file_atomically(file.string(), "{\"standard\": ");
+    CHECK(cache.standard(run.stage1).selection.correct == fresh.selection.correct);
+    CHECK(nlohmann::json::parse(read_bytes(file))["selection"]["correct"] == fresh.selection.correct);
+    // Other weights, another entry.
+    TrainState changed{{}, run.stage1.buffers, {}, 0};
+    for (const auto& [n, t] : run.stage1.params) changed.params[n] = t.clone();
+    changed.params.begin()->second.f32()[0] += 1.0f;
+    cache.standard(changed);
+    CHECK(files_in(one) == 2);
+    // A whole run's evaluation through the cache: the same numbers, and a
+    // second evaluation evaluates no network again. One file per distinct
+    // network: stage 1 and the baseline train alike here (the same seed,
+    // data and single epoch), then each basis and their average.
+    for (const auto& [n, t] : run.stage1.params) CHECK(same_bits(t, run.baseline.params.at(n)));
+    const fs::path all = dir / "cache-all";
+    const EvalSummary cached = evaluate_run(run, all.string());
+    CHECK(files_in(all) == 2 + run.stage2.count());
+    const EvalSummary twice = evaluate_run(run, all.string());
+    CHECK(files_in(all) == 2 + run.stage2.count());
+    for (const EvalSummary* e : {&cached, &twice}) {
+      CHECK(e->stage1.standard.correct == again.stage1.standard.correct);
+      CHECK(e->stage1.selection.correct == again.stage1.selection.correct);
+      CHECK(e->baseline.standard.correct == again.baseline.standard.correct);
+      CHECK(e->baseline.selection.correct == again.baseline.selection.correct);
+      CHECK(e->stage2_selection.correct == again.stage2_selection.correct);
+      CHECK(e->stage2_selection.total == again.stage2_selection.total);
+      CHECK(e->uniform_average.selection.correct == again.uniform_average.selection.correct);
+      CHECK(e->taper.personalized.correct == again.taper.personalized.correct);
+    }
+  }
   // Stage 3 trained copies: the stage-2 bases are still the stage-2 checkpoints.
   {
     Generator gen(0);
