@@ -60,6 +60,14 @@ Accuracy from_json(const nlohmann::json& j) {
 EvaluationCache::EvaluationCache(const Experiment& exp, const std::vector<Task>& tasks, std::filesystem::path dir)
     : exp_(exp), tasks_(tasks), dir_(std::move(dir)), context_(dir_.empty() ? "" : evaluation_context(exp, tasks)) {}
 
+// Whether cached counts can be this evaluation's: one per test image, per domain.
+bool EvaluationCache::counts_fit(const Accuracy& a) const {
+  int64_t sum = 0;
+  for (int64_t n : a.domain_total) sum += n;
+  return a.domain_total.size() == domain_count(exp_) && a.domain_correct.size() == domain_count(exp_) &&
+         a.total == static_cast<int64_t>(tasks_.size()) && sum == a.total && a.correct >= 0 && a.correct <= a.total;
+}
+
 StandardAccuracy EvaluationCache::standard(TrainState& net) {
   if (dir_.empty()) return evaluate_standard(exp_, net, tasks_);
   const std::filesystem::path file = dir_ / ("standard-" + content_hash(context_ + weights_hash(net)) + ".json");
@@ -67,7 +75,10 @@ StandardAccuracy EvaluationCache::standard(TrainState& net) {
     try {
       std::ifstream in(file);
       const nlohmann::json j = nlohmann::json::parse(in);
-      return {from_json(j.at("standard")), from_json(j.at("selection"))};
+      const StandardAccuracy acc{from_json(j.at("standard")), from_json(j.at("selection"))};
+      if (counts_fit(acc.standard) && counts_fit(acc.selection)) return acc;
+      std::fprintf(stderr, "evaluation cache: %s does not hold %zu test images in %zu domains; evaluating again\n",
+                   file.c_str(), tasks_.size(), domain_count(exp_));
     } catch (const nlohmann::json::exception& e) {
       std::fprintf(stderr, "evaluation cache: %s is unreadable (%s); evaluating again\n", file.c_str(), e.what());
     }

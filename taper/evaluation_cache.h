@@ -22,7 +22,8 @@ class EvaluationCache {
 
   // evaluate_standard, read from the cache when this network was evaluated
   // under the same data and tasks before, else computed and written there.
-  // A cache file that cannot be read is reported and computed again.
+  // A cache file that cannot be read, or whose counts cannot be this test
+  // set's, is reported and computed again.
   StandardAccuracy standard(TrainState& net);
 
   // Every basis on its own with classifier selection, pooled over the bases
@@ -30,6 +31,8 @@ class EvaluationCache {
   Accuracy bases_separately(const Bases& bases);
 
  private:
+  bool counts_fit(const Accuracy& a) const;
+
   const Experiment& exp_;
   const std::vector<Task>& tasks_;
   std::filesystem::path dir_;

@@ -894,6 +894,10 @@ TEST_CASE("taper: a tiny run through all stages, personalize and predict") {
     held["selection"]["correct"] = 0;
     write_file_atomically(file.string(), held.dump());
     CHECK(cache.standard(run.stage1).selection.correct == 0);
+    // Counts that cannot be this test set's are evaluated again, as is an unreadable file.
+    held["selection"]["total"] = 7;
+    write_file_atomically(file.string(), held.dump());
+    CHECK(cache.standard(run.stage1).selection.correct == fresh.selection.correct);
     // An unreadable file is evaluated again and rewritten.
     write_file_atomically(file.string(), "{\"standard\": ");
     CHECK(cache.standard(run.stage1).selection.correct == fresh.selection.correct);
