@@ -385,6 +385,15 @@ RunConfig load_config(const std::string& path) {
   return parse_config(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()), path);
 }
 
+RunConfig data_and_network(const RunConfig& config) {
+  RunConfig c;
+  c.seed = config.seed;
+  c.data = config.data;
+  c.data.workers = DataConfig{}.workers;
+  c.model = config.model;
+  return c;
+}
+
 std::string to_toml(const RunConfig& c) {
   if (c.seed > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
       c.tasks.eval_seed > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))

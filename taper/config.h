@@ -138,6 +138,13 @@ RunConfig load_config(const std::string& path);
 // stage table spells out its effective optimizer settings instead.
 std::string to_toml(const RunConfig& config);
 
+// The part of a config that decides a network's shape and the data it
+// sees: seed, [data] and [model], with every other table at its default.
+// data.workers is reset too: loader threads do not change batches. What
+// keys shared checkpoints (taper/shared_checkpoints.h) and cached
+// evaluations (taper/evaluation_cache.h) start from.
+RunConfig data_and_network(const RunConfig& config);
+
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

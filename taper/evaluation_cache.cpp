@@ -15,12 +15,7 @@ namespace {
 // config without its training stages (data, architecture, seed), the
 // device, and each test image's task classes.
 std::string evaluation_context(const Experiment& exp, const std::vector<Task>& tasks) {
-  RunConfig c;
-  c.seed = exp.config.seed;
-  c.data = exp.config.data;
-  c.data.workers = DataConfig{}.workers;  // workers do not change batches
-  c.model = exp.config.model;
-  std::string text = to_toml(c) + "device = " + exp.device.str() + "\ntasks =";
+  std::string text = to_toml(data_and_network(exp.config)) + "device = " + exp.device.str() + "\ntasks =";
   for (const Task& t : tasks) {
     for (int64_t k : t.classes) text.append(" ").append(std::to_string(k));
     text += ';';

@@ -9,11 +9,7 @@ namespace taper {
 namespace fs = std::filesystem;
 
 RunConfig stage1_part(const RunConfig& c) {
-  RunConfig k;
-  k.seed = c.seed;
-  k.data = c.data;
-  k.data.workers = DataConfig{}.workers;
-  k.model = c.model;
+  RunConfig k = data_and_network(c);
   k.stage1 = c.stage1;
   return k;
 }
