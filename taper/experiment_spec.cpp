@@ -152,7 +152,7 @@ nlohmann::json analysis_options(const Spec& spec, const std::string& analysis) {
   return spec.analysis.value(analysis, nlohmann::json::object());
 }
 
-int64_t seeds_of(const Spec& spec, const ReproduceOptions& o) { return o.seeds > 0 ? o.seeds : spec.seeds; }
+int64_t seeds_of(const Spec& spec, int64_t requested) { return requested > 0 ? requested : spec.seeds; }
 
 std::vector<std::string> experiment_names(const std::string& experiments_dir, const std::string& scale) {
   const fs::path dir = fs::path(experiments_dir) / scale;
@@ -168,12 +168,13 @@ std::vector<std::string> experiment_names(const std::string& experiments_dir, co
   return names;
 }
 
-std::vector<Spec> read_specs(const ReproduceOptions& o) {
-  const std::vector<std::string> names = o.only.empty() ? experiment_names(o.experiments_dir, o.scale) : o.only;
+std::vector<Spec> read_specs(const std::string& experiments_dir, const std::string& scale,
+                             const std::vector<std::string>& only) {
+  const std::vector<std::string> names = only.empty() ? experiment_names(experiments_dir, scale) : only;
   std::vector<Spec> specs;
   for (const auto& name : names) {
-    const fs::path path = fs::path(o.experiments_dir) / o.scale / (name + ".toml");
-    if (!fs::exists(path)) throw ConfigError(path.string() + ": no such experiment at scale " + o.scale);
+    const fs::path path = fs::path(experiments_dir) / scale / (name + ".toml");
+    if (!fs::exists(path)) throw ConfigError(path.string() + ": no such experiment at scale " + scale);
     specs.push_back(read_spec(path.string(), name));
   }
   return specs;

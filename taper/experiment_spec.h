@@ -33,7 +33,6 @@
 #include <vector>
 
 #include "taper/config.h"
-#include "taper/reproduce.h"
 #include "taper/toml.h"
 
 namespace taper {
@@ -71,14 +70,16 @@ RunConfig effective_config(const Spec& spec, const Row& row, int64_t seed, bool 
 // A file's [analysis.<name>] options (none: {}); they name the analysis's cache file.
 nlohmann::json analysis_options(const Spec& spec, const std::string& analysis);
 
-// --seeds, else the experiment file's own.
-int64_t seeds_of(const Spec& spec, const ReproduceOptions& o);
+// `requested` seeds (--seeds) when positive, else the experiment file's own.
+int64_t seeds_of(const Spec& spec, int64_t requested);
 
 // The experiment names of a scale: the file stems under experiments/<scale>/
 // except base and base-* (the scale's run configs) and smoke (a plain run config).
 std::vector<std::string> experiment_names(const std::string& experiments_dir, const std::string& scale);
 
-// The experiments `o` names, every file read first: a bad one fails before any training.
-std::vector<Spec> read_specs(const ReproduceOptions& o);
+// The experiments `only` names (empty: all of the scale), every file read
+// first: a bad one fails before any training.
+std::vector<Spec> read_specs(const std::string& experiments_dir, const std::string& scale,
+                             const std::vector<std::string>& only);
 
 }  // namespace taper

@@ -20,7 +20,7 @@ void add_needed(std::vector<NeededRun>& runs, NeededRun run) {
 }
 
 std::vector<NeededRun> runs_of(const Spec& spec, const ReproduceOptions& o) {
-  const int64_t seeds = seeds_of(spec, o);
+  const int64_t seeds = seeds_of(spec, o.seeds);
   std::vector<NeededRun> out;
   for (const Row& row : spec.rows) {
     const std::string analysis = split_metric(row.metric).first;

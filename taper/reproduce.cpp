@@ -138,12 +138,12 @@ RunStore run_store(const ReproduceOptions& o) {
 
 void check_experiments(const ReproduceOptions& o) {
   require_device(o.device);
-  require_datasets(read_specs(o));
+  require_datasets(read_specs(o.experiments_dir, o.scale, o.only));
 }
 
 std::vector<std::string> reproduce(const ReproduceOptions& o) {
   require_device(o.device);
-  const std::vector<Spec> specs = read_specs(o);
+  const std::vector<Spec> specs = read_specs(o.experiments_dir, o.scale, o.only);
   const RunStore store = run_store(o);
   if (!store.ledger.empty()) restore_runs(store.ledger, store.runs);
   if (o.plan) {
@@ -158,7 +158,7 @@ std::vector<std::string> reproduce(const ReproduceOptions& o) {
   std::vector<std::string> skipped;
   for (const Spec& spec : specs) {
     const auto start = std::chrono::steady_clock::now();
-    const int64_t seeds = seeds_of(spec, o);
+    const int64_t seeds = seeds_of(spec, o.seeds);
     if (o.no_train) {
       const auto needed = runs_of(spec, o);
       const auto trained =

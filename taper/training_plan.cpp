@@ -130,7 +130,7 @@ void print_plan(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   std::set<fs::path> all, all_done, again;
   std::vector<RunConfig> todo;  // a run two experiments need may be here twice: its trainings count once
   for (const Spec& spec : specs) {
-    const int64_t seeds = seeds_of(spec, o);
+    const int64_t seeds = seeds_of(spec, o.seeds);
     std::set<fs::path> needed, done;
     for (const NeededRun& r : runs_of(spec, o)) {
       needed.insert(r.dir);
