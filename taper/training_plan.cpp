@@ -86,10 +86,14 @@ void print_training_cost(const std::vector<RunConfig>& todo, const fs::path& run
     hours += cost.epochs * m->second / 3600.0;
     std::fprintf(out, "  %6.1f h at %.0f s per epoch\n", cost.epochs * m->second / 3600.0, m->second);
   }
-  if (!distinct.empty()) {
-    std::fprintf(out, "  about %.1f h of training at the fastest measured epochs (evaluation not included)%s\n", hours,
-                 unmeasured > 0 ? (", plus " + std::to_string(unmeasured) + " epochs not measured yet").c_str() : "");
+  if (distinct.empty()) return;
+  const std::string missing = std::to_string(unmeasured) + " epochs not measured yet";
+  if (unmeasured > 0 && hours == 0.0) {
+    std::fprintf(out, "  no hours yet: %s (no run of the scale has logged an epoch of these kinds)\n", missing.c_str());
+    return;
   }
+  std::fprintf(out, "  about %.1f h of training at the fastest measured epochs (evaluation not included)%s\n", hours,
+               unmeasured > 0 ? (", plus " + missing).c_str() : "");
 }
 
 }  // namespace

@@ -1134,6 +1134,14 @@ set = { "taper.groups" = 4 }
   CHECK(text.find("s per epoch") != std::string::npos);  // measured by the finished run
   CHECK(text.find("not measured yet") == std::string::npos);
   CHECK(std::distance(fs::directory_iterator(dir.str() + "/runs/unit"), fs::directory_iterator{}) == 1);  // trains nothing
+  // Without any run of the scale, no epoch is measured: epochs, no hours.
+  ReproduceOptions fresh = o;
+  fresh.runs_dir = dir.str() + "/fresh-runs";
+  const std::string unmeasured = plan_of(fresh);
+  CAPTURE(unmeasured);
+  CHECK(unmeasured.find("no hours yet: ") != std::string::npos);
+  CHECK(unmeasured.find(" epochs not measured yet (no run of the scale") != std::string::npos);
+  CHECK(unmeasured.find("about") == std::string::npos);
   // Bad experiment files fail before any training, naming the file.
   dir.write("experiments/unit/bad.toml", "title = \"x\"\nbase = \"base.toml\"\n[[row]]\nlabel = \"a\"\nmetric = \"m\"\n"
                                          "eval = { \"model.arch\" = \"resnet20\" }\n");
