@@ -1,8 +1,16 @@
 #include "taper/run_ledger.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "engine/atomic_file.h"
 
@@ -55,14 +63,46 @@ bool record_file(const fs::path& from, const fs::path& to, const nlohmann::json&
   return true;
 }
 
+// Holds runs/<scale>.ledger.lock (beside the run folders, not among them)
+// while a restore or a forget changes run folders. Without it, a restore by
+// one process (a --jobs shard starting, a --plan beside them) could copy a
+// record back into a folder that another shard is emptying to train it
+// again, leaving a run that looks finished and has no checkpoints.
+class LedgerLock {
+ public:
+  explicit LedgerLock(const fs::path& runs) {
+    const std::string path = runs.string() + ".ledger.lock";
+    fs::create_directories(runs.parent_path().empty() ? "." : runs.parent_path());
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw std::runtime_error(path + ": cannot open the ledger lock: " + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) {
+        const std::string why = std::strerror(errno);
+        ::close(fd_);
+        throw std::runtime_error(path + ": cannot lock: " + why);
+      }
+    }
+  }
+  ~LedgerLock() { ::close(fd_); }  // releases the lock
+  LedgerLock(const LedgerLock&) = delete;
+  LedgerLock& operator=(const LedgerLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace
 
 void restore_runs(const fs::path& ledger, const fs::path& runs) {
   if (!fs::exists(ledger)) return;
+  const LedgerLock lock(runs);
   for (const auto& record : fs::directory_iterator(ledger)) {
     if (!fs::exists(record.path() / "eval.json")) continue;
     const fs::path dir = runs / record.path().filename();
     const bool trained_here = fs::exists(dir / "eval.json") && !is_restored(dir);
+    // A folder with neither is a run training here (perhaps one forgotten to
+    // train again) or interrupted: it resumes from its own checkpoints.
+    if (fs::exists(dir) && !trained_here && !is_restored(dir)) continue;
     fs::create_directories(dir);
     for (const auto& f : fs::directory_iterator(record.path())) {
       // A run trained here keeps its own files and stays trained here; it
@@ -94,9 +134,12 @@ void record_run(const fs::path& dir, const fs::path& ledger, const nlohmann::jso
 bool is_restored(const fs::path& dir) { return fs::exists(dir / kProvenance); }
 
 void forget_restored(const fs::path& dir) {
+  const LedgerLock lock(dir.parent_path());
+  std::vector<fs::path> files;
   for (const auto& f : fs::directory_iterator(dir)) {
-    if (f.path().filename() != "config.toml") fs::remove(f.path());
+    if (f.path().filename() != "config.toml") files.push_back(f.path());
   }
+  for (const fs::path& f : files) fs::remove(f);
 }
 
 }  // namespace taper

@@ -14,7 +14,10 @@ namespace taper {
 
 // Copies every record of `ledger` into `runs` where the run's folder lacks
 // it; a run restored this way has a recorded.json (the record's provenance)
-// and no checkpoints.
+// and no checkpoints. A folder holding neither an eval.json nor a
+// recorded.json (a run training, or interrupted) is left as it is. Restores
+// and forget_restored take runs/<scale>.ledger.lock, so that processes
+// sharing the folder (--jobs) do not interleave them.
 void restore_runs(const std::filesystem::path& ledger, const std::filesystem::path& runs);
 
 // Records a finished run folder (one with an eval.json; others are left

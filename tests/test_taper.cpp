@@ -1380,6 +1380,19 @@ TEST_CASE("taper reproduce: the ledger restores finished runs into a fresh clone
   restore_runs(ledger, runs);
   CHECK(read_bytes((run / "eval.json").string()) == own_eval);
   CHECK_FALSE(is_restored(run));
+
+  // A restored run emptied to train again holds its config alone until its training writes more; a
+  // restore meanwhile (another --jobs shard starting, a --plan beside them) leaves it so, rather than
+  // making it look finished without checkpoints.
+  fs::remove_all(runs);
+  restore_runs(ledger, runs);
+  REQUIRE(is_restored(run));
+  forget_restored(run);
+  restore_runs(ledger, runs);
+  CHECK_FALSE(is_restored(run));
+  CHECK_FALSE(fs::exists(run / "eval.json"));
+  CHECK(std::distance(fs::directory_iterator(run), fs::directory_iterator{}) == 1);
+  CHECK(fs::exists(runs.string() + ".ledger.lock"));  // beside the run folders, not among them
 }
 
 TEST_CASE("taper reproduce: check_experiments fails on what reproduce would, before anything trains") {
