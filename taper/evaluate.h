@@ -21,11 +21,13 @@ struct Accuracy {
   void merge(const Accuracy& other);  // adds other's counts (the same domains)
   double overall() const { return total ? double(correct) / total : 0.0; }
   double of_domain(size_t d) const { return domain_total[d] ? double(domain_correct[d]) / domain_total[d] : 0.0; }
+  bool operator==(const Accuracy&) const = default;
 };
 
 struct StandardAccuracy {
   Accuracy standard;   // arg-max over all classes
   Accuracy selection;  // arg-max over the image's task classes
+  bool operator==(const StandardAccuracy&) const = default;
 };
 
 // The test data's domains (1 when it has none): the size of an Accuracy of it.
@@ -38,6 +40,7 @@ StandardAccuracy evaluate_standard(const Experiment& exp, TrainState& net, const
 struct TaperAccuracy {
   Accuracy personalized;       // the personalized network of the image's task (its k classifier rows)
   Accuracy without_selection;  // the same mixed network keeping every classifier row (Table 6 row 11)
+  bool operator==(const TaperAccuracy&) const = default;
 };
 
 // Each image is classified by the network personalized for its task.

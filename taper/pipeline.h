@@ -51,6 +51,7 @@ struct EvalSummary {
   std::optional<double> mixer_cosine;
   std::vector<std::string> domains;
   int64_t images = 0, classes = 0;
+  bool operator==(const EvalSummary&) const = default;  // every count, per domain too
 };
 // `cache_dir`, when given, caches the standard networks' accuracies
 // (taper/evaluation_cache.h): runs sharing a checkpoint evaluate it once.
