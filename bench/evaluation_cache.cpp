@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     try {
       const Timed plain = evaluate(argv[i], ""), cached = evaluate(argv[i], cache.string());
-      if (!(plain.summary == cached.summary)) {  // every count, per domain too
+      if (plain.summary != cached.summary) {  // every count, per domain too
         std::fprintf(stderr, "bench_evaluation_cache: %s: the cached evaluation differs\n", argv[i]);
         return 1;
       }
