@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/pinned_blas.h"
 #include "bench/sgemm_peak.h"
 #include "bench/timing.h"
 #include "engine/backend.h"
@@ -250,6 +251,7 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  taper::bench::pin_blas_as_taper_does(argv);
   bool quick = false;
   int64_t only_width = 0;
   int rounds = 1;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "bench/pinned_blas.h"
 #include "bench/timing.h"
 #include "data/augment.h"
 #include "data/catalog.h"
@@ -82,6 +83,7 @@ std::shared_ptr<const Dataset> jpeg_files(const std::string& root) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  taper::bench::pin_blas_as_taper_does(argv);
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   if (argc > 1 && !quick) {
     std::puts("usage: bench_data_pipeline [--quick]\n\nimages/s for decode + augment; needs `make data`.");

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/pinned_blas.h"
 #include "bench/sgemm_peak.h"
 #include "bench/timing.h"
 #include "engine/autograd.h"
@@ -186,6 +187,7 @@ double bench_personalize(const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  taper::bench::pin_blas_as_taper_does(argv);
   try {
     const Options o = parse(argc, argv);
     require_device(o.device);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/pinned_blas.h"
 #include "bench/timing.h"
 #include "taper/pipeline.h"
 
@@ -37,6 +38,7 @@ Timed evaluate(const std::string& run_dir, const std::string& cache) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  taper::bench::pin_blas_as_taper_does(argv);
   if (argc < 2) {
     std::fprintf(stderr, "usage: bench_evaluation_cache RUN_DIR...  (finished runs with their checkpoints)\n");
     return 2;

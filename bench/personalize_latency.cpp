@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/pinned_blas.h"
 #include "bench/timing.h"
 #include "engine/autograd.h"
 #include "nn/resnet.h"
@@ -45,6 +46,7 @@ double copy_bandwidth(int reps) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  taper::bench::pin_blas_as_taper_does(argv);
   bool quick = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {

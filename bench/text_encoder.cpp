@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/pinned_blas.h"
 #include "bench/timing.h"
 #include "data/class_hierarchy.h"
 #include "data/file_io.h"
@@ -33,7 +34,8 @@ std::vector<std::string> cifar100_class_names() {
 
 }  // namespace
 
-int main() {
+int main(int, char** argv) {
+  taper::bench::pin_blas_as_taper_does(argv);
   if (!text_model_available()) {
     std::fprintf(stderr, "bench_text_encoder: no model in %s; run `make text-model`\n", text_model_dir().c_str());
     return 1;
