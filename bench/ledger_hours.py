@@ -24,8 +24,7 @@ def main(ledger):
     if not runs:
         sys.exit(f"{ledger}: no ledger runs (expected <run>/config.toml and log.jsonl)")
     seconds = collections.Counter()
-    epochs = collections.Counter()
-    speeds = collections.defaultdict(list)
+    speeds = collections.defaultdict(list)  # one entry per epoch
     commits, dates = collections.Counter(), []
     for run in runs:
         c = tomllib.loads((run / "config.toml").read_text())
@@ -35,7 +34,6 @@ def main(ledger):
             e = json.loads(line)
             key = (net, e["stage"].split(".")[0])  # stage 2's bases (stage2.shard03) as one
             seconds[key] += e["seconds"]
-            epochs[key] += 1
             speeds[key].append(e["images_per_second"])
         rec = json.loads((run / "recorded.json").read_text())
         commits[rec["commit"]] += 1
@@ -44,9 +42,9 @@ def main(ledger):
     print(f"{'network':<26}{'stage':<18}{'epochs':>7}{'hours':>8}   images/s (min..max)")
     for key in sorted(seconds):
         s = speeds[key]
-        print(f"{key[0]:<26}{key[1]:<18}{epochs[key]:>7}{seconds[key] / 3600:>8.2f}   {min(s):.0f}..{max(s):.0f}")
+        print(f"{key[0]:<26}{key[1]:<18}{len(s):>7}{seconds[key] / 3600:>8.2f}   {min(s):.0f}..{max(s):.0f}")
     total = sum(seconds.values()) / 3600
-    print(f"in all: {sum(epochs.values())} epochs, {total:.2f} process-hours of training "
+    print(f"in all: {sum(map(len, speeds.values()))} epochs, {total:.2f} process-hours of training "
           f"(about {total / 2:.2f} h of wall clock in two processes)")
     print("trained at commits: " + ", ".join(f"{c} ({n} runs)" for c, n in commits.most_common()))
 

@@ -99,10 +99,10 @@ void restore_runs(const fs::path& ledger, const fs::path& runs) {
   for (const auto& record : fs::directory_iterator(ledger)) {
     if (!fs::exists(record.path() / "eval.json")) continue;
     const fs::path dir = runs / record.path().filename();
-    const bool trained_here = fs::exists(dir / "eval.json") && !is_restored(dir);
+    const bool restored = is_restored(dir), trained_here = fs::exists(dir / "eval.json") && !restored;
     // A folder with neither is a run training here (perhaps one forgotten to
     // train again) or interrupted: it resumes from its own checkpoints.
-    if (fs::exists(dir) && !trained_here && !is_restored(dir)) continue;
+    if (fs::exists(dir) && !trained_here && !restored) continue;
     fs::create_directories(dir);
     for (const auto& f : fs::directory_iterator(record.path())) {
       // A run trained here keeps its own files and stays trained here; it
