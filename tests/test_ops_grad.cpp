@@ -61,7 +61,7 @@ TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
                         Case{{3, 256, 4, 4}, {520, 256, 3, 3}, 1}, Case{{3, 256, 5, 5}, {520, 256, 3, 3}, 2},
                         // direct stride-1 weight gradients (maps of 16x16 or more): 10 images over 8
                         // partitions and 7 = 4 + 3 channels; 32 -> 32, whose sums pass in chunks of input
-                        // channels; between them a stride-2 layer (direct forward, weight gradients by GEMM)
+                        // channels; between them a stride-2 layer (direct forward and weight gradients)
                         Case{{10, 6, 17, 18}, {7, 6, 3, 3}, 1}, Case{{3, 5, 33, 35}, {6, 5, 3, 3}, 2},
                         Case{{2, 32, 16, 16}, {32, 32, 3, 3}, 1}}) {
     CAPTURE(c.w.str());

@@ -61,12 +61,12 @@ Split split(const Window2d& g, int64_t images, int64_t tile_rows) {
 // The direct 3x3 kernel (conv2d_direct.h) where it measured faster than
 // im2col + GEMM (bench/conv_resnet18 --width 16 and 64, one thread):
 // forward (and so stride-1 data gradients) up to 64 -> 64 channels, 1.2-2x;
-// stride-1 weight gradients up to 64 -> 64 channels on maps of 16x16 or
-// more, 1.1-2x. On smaller maps each block of sums is reloaded every few
-// vectors (2-4x slower than the GEMM); strided ones were no faster.
+// weight gradients up to 64 -> 64 channels on maps of 16x16 or more,
+// 1.1-2x (stride 2: 1.07x, 16 -> 32 channels). On smaller maps each block of
+// sums is reloaded every few vectors (2-4x slower than the GEMM).
 bool direct_forward(const Window2d& g) { return direct_conv_fits(g) && g.c_in * g.c_out <= 64 * 64; }
 bool direct_weight_grad(const Window2d& g) {
-  return direct_conv_fits(g) && g.stride_h == 1 && g.c_in * g.c_out <= 64 * 64 && g.h_out * g.w_out >= 16 * 16;
+  return direct_conv_fits(g) && g.c_in * g.c_out <= 64 * 64 && g.h_out * g.w_out >= 16 * 16;
 }
 
 bool use_groups(const Window2d& g) { return g.c_out * g.c_in * g.kh * g.kw <= kGroupMaxWeights; }
@@ -280,6 +280,7 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& 
 
 void CpuBackend::conv2d_backward_data(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Window2d& g) {
   if (g.stride_h == 1 && g.stride_w == 1) return backward_data_as_forward(grad_y.f32(), w.f32(), grad_x.f32(), g);
+  if (direct_forward(g)) return direct_conv_backward_data(grad_y.f32(), w.f32(), grad_x.f32(), g);
   use_groups(g) ? backward_data_groups(grad_y.f32(), w.f32(), grad_x.f32(), g)
                 : backward_data_batched(grad_y.f32(), w.f32(), grad_x.f32(), g);
 }

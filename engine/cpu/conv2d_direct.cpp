@@ -22,13 +22,14 @@ constexpr int64_t kLanes = 4;
 #endif
 using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
 // Accumulators of one forward block: 4 output channels x 3 vectors of
-// pixels (12 of the 16 registers; 3 loads and 4 broadcasts per 12 FMAs).
-constexpr int kBlockChannels = 4, kBlockVectors = 3;
+// pixels (12 of the 16 registers; 3 loads and 4 broadcasts per 12 FMAs),
+// or x 2 vectors where whole blocks of 3 would compute many more pixels
+// past the map's end (planes_of).
+constexpr int kBlockChannels = 4, kMaxBlockVectors = 3;
 // Of one weight-gradient block: 4 output channels x a kernel row's 3 taps
 // (12 accumulators, the 3 input vectors and one grad_y vector: all 16
 // registers, 7 loads per 12 FMAs; weight_block keeps them in registers).
 constexpr int kWeightBlockChannels = 4;
-constexpr int64_t kBlockPixels = kBlockVectors * kLanes;
 constexpr int64_t kWholeImages = 8;                // forward: batches this large give each thread whole images
 constexpr int64_t kSumBytes = int64_t{128} << 10;  // weight gradients: sums per chunk of input channels (1/4 L2)
 
@@ -74,9 +75,9 @@ Vec* aligned_vectors(float* buffer) { return reinterpret_cast<Vec*>(aligned_floa
 // a, a+s, ... and columns b, b+s, ... of channel ci; each is rows x cols
 // floats plus zeros for the reads past the end (a block of pixels and a
 // tap's column offset). `flat` output pixels per channel on the planes'
-// width: h_out rows of cols, rounded up to whole blocks.
+// width: h_out rows of cols, rounded up to whole blocks of `vectors`.
 struct Planes {
-  int64_t s, rows, cols, plane, flat;
+  int64_t s, rows, cols, plane, flat, vectors;
 };
 
 Planes planes_of(const Window2d& g) {
@@ -84,9 +85,16 @@ Planes planes_of(const Window2d& g) {
   p.s = g.stride_h;
   p.rows = ceil_div(g.h_in + 2 * g.pad_h, p.s);
   p.cols = ceil_div(g.w_in + 2 * g.pad_w, p.s);
-  p.flat = ceil_div(g.h_out * p.cols, kBlockPixels) * kBlockPixels;
-  // Reads reach flat - 1 + (2/s)*cols + 2/s < rows*cols + kBlockPixels + 2.
-  p.plane = p.rows * p.cols + kBlockPixels + 2;
+  const int64_t pixels = g.h_out * p.cols, round3 = ceil_div(pixels, 3 * kLanes) * 3 * kLanes,
+                round2 = ceil_div(pixels, 2 * kLanes) * 2 * kLanes;
+  // Blocks of 2 vectors where they compute at least 10% fewer pixels: an
+  // 8x8 map is 80 pixels on the planes' width, 96 in blocks of 3 (1.45x
+  // faster in blocks of 2, one thread, 64 -> 64 channels). Elsewhere blocks
+  // of 3 were faster: 16x16 maps by 7% (288 pixels both ways), 32x32 by 5%.
+  p.vectors = round2 * 10 < round3 * 9 ? 2 : 3;
+  p.flat = p.vectors == 2 ? round2 : round3;
+  // Reads reach flat - 1 + (2/s)*cols + 2/s < rows*cols + a block + 2.
+  p.plane = p.rows * p.cols + kMaxBlockVectors * kLanes + 2;
   return p;
 }
 
@@ -101,59 +109,78 @@ std::vector<int64_t> tap_offsets(const Planes& p, int64_t c_in) {
   return offset;
 }
 
+// Input row src into the two column phases of a stride-2 plane row: padded
+// column wp goes to phase wp & 1, place wp >> 1.
+void split_columns(const float* src, float* row, int64_t plane, const Window2d& g) {
+  for (int64_t b = 0; b < 2; ++b) {
+    const int64_t iw0 = (b + g.pad_w) & 1;  // the first input column whose padded index has phase b
+    float* dst = row + b * plane + ((iw0 + g.pad_w) >> 1);
+    for (int64_t iw = iw0; iw < g.w_in; iw += 2) *dst++ = src[iw];
+  }
+}
+
 // Channels [ci_begin, ci_end) of image n into their phase planes (zero
-// padding), at their places among all Cin channels' planes.
+// padding), at their places among all Cin channels' planes. The strides are
+// 1 or 2 (direct_conv_fits), so a row's phase and place are a mask and a
+// shift: with divisions per element a stride-2 layer spent as long filling
+// its planes as multiplying (16 -> 32 channels, 32x32 -> 16x16: 1.7x faster).
 float* fill_planes(const float* x, int64_t n, int64_t ci_begin, int64_t ci_end, const Planes& p, const Window2d& g) {
-  const int64_t per_channel = p.s * p.s * p.plane;
+  const int64_t per_channel = p.s * p.s * p.plane, shift = p.s - 1;
   float* planes = aligned_floats(scratch(3, g.c_in * per_channel + kLanes));
   std::memset(planes + ci_begin * per_channel, 0, (ci_end - ci_begin) * per_channel * sizeof(float));
   for (int64_t ci = ci_begin; ci < ci_end; ++ci) {
     for (int64_t ih = 0; ih < g.h_in; ++ih) {
       const float* src = x + ((n * g.c_in + ci) * g.h_in + ih) * g.w_in;
       const int64_t hp = ih + g.pad_h;
-      float* row = planes + (ci * p.s + hp % p.s) * p.s * p.plane + (hp / p.s) * p.cols;
+      float* row = planes + ((ci << shift) + (hp & shift)) * p.s * p.plane + (hp >> shift) * p.cols;
       if (p.s == 1) {
         std::memcpy(row + g.pad_w, src, g.w_in * sizeof(float));
-        continue;
-      }
-      for (int64_t iw = 0; iw < g.w_in; ++iw) {
-        const int64_t wp = iw + g.pad_w;
-        row[(wp % p.s) * p.plane + wp / p.s] = src[iw];
+      } else {
+        split_columns(src, row, p.plane, g);
       }
     }
   }
   return planes;
 }
 
-// out[c, q0 .. q0 + kBlockPixels) for CO channels c of w ([Cout, Cin*9] rows).
-template <int CO>
+// out[c, q0 .. q0 + V vectors) for CO channels c of w ([Cout, Cin*9] rows).
+template <int CO, int V>
 void forward_block(const float* planes, const int64_t* offset, int64_t taps, const float* w, int64_t q0,
                    float* out, int64_t flat) {
-  Vec acc[CO][kBlockVectors] = {};
+  Vec acc[CO][V] = {};
   for (int64_t t = 0; t < taps; ++t) {
     const float* src = planes + offset[t] + q0;
-    Vec xv[kBlockVectors];
-    for (int v = 0; v < kBlockVectors; ++v) xv[v] = load(src + v * kLanes);
+    Vec xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = load(src + v * kLanes);
     for (int c = 0; c < CO; ++c) {
       const Vec wc = splat(w[c * taps + t]);
-      for (int v = 0; v < kBlockVectors; ++v) acc[c][v] = multiply_add(wc, xv[v], acc[c][v]);
+      for (int v = 0; v < V; ++v) acc[c][v] = multiply_add(wc, xv[v], acc[c][v]);
     }
   }
   for (int c = 0; c < CO; ++c)
-    for (int v = 0; v < kBlockVectors; ++v) store(out + c * flat + q0 + v * kLanes, acc[c][v]);
+    for (int v = 0; v < V; ++v) store(out + c * flat + q0 + v * kLanes, acc[c][v]);
 }
 
 // Channels [co_begin, co_end) of one image's output on the planes' width:
 // blocks of 4 from co_begin, then single channels.
+// (w's rows are offset.size() taps long.)
+template <int V>
 void forward_channels(const float* planes, const std::vector<int64_t>& offset, const float* w, float* out,
-                      int64_t co_begin, int64_t co_end, const Planes& p, const Window2d& g) {
-  const int64_t taps = g.c_in * 9;
-  for (int64_t q0 = 0; q0 < p.flat; q0 += kBlockPixels) {  // a block's inputs stay in L1 across channels
+                      int64_t co_begin, int64_t co_end, const Planes& p) {
+  const int64_t taps = static_cast<int64_t>(offset.size());
+  for (int64_t q0 = 0; q0 < p.flat; q0 += V * kLanes) {  // a block's inputs stay in L1 across channels
     int64_t co = co_begin;
     for (; co + kBlockChannels <= co_end; co += kBlockChannels)
-      forward_block<kBlockChannels>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
-    for (; co < co_end; ++co) forward_block<1>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
+      forward_block<kBlockChannels, V>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
+    for (; co < co_end; ++co)
+      forward_block<1, V>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
   }
+}
+
+void forward_channels(const float* planes, const std::vector<int64_t>& offset, const float* w, float* out,
+                      int64_t co_begin, int64_t co_end, const Planes& p) {
+  p.vectors == 2 ? forward_channels<2>(planes, offset, w, out, co_begin, co_end, p)
+                 : forward_channels<3>(planes, offset, w, out, co_begin, co_end, p);
 }
 
 // Channel co of image n: the valid columns of out, plus the bias.
@@ -247,6 +274,55 @@ void weight_image(const float* x, const float* grad_y, Vec* sum, bool with_bias,
   }
 }
 
+// The stride-2 data gradient, one phase (a, b) of grad_x's padded rows and
+// columns at a time. Padded row hp = ih + pad = 2*oh + i, so the rows of
+// phase a = hp & 1 take only the kernel rows i of that parity, from grad_y
+// rows oh = (hp >> 1) - (i >> 1): each phase is a stride-1 correlation of
+// grad_y (padded by one) with a 1-, 2- or 4-tap part of the kernel, and no
+// zero is multiplied. (The GEMM into columns and col2im's scatter-add it
+// replaces took 1.3x as long, one thread, 16 -> 32 and 32 -> 64 channels.)
+struct PhaseAxis {
+  int64_t first, half, count;  // the phase's first input index, its padded index >> 1, how many
+};
+
+PhaseAxis phase_axis(int64_t phase, int64_t pad, int64_t size) {
+  const int64_t first = (phase + pad) & 1;
+  return {first, (first + pad) >> 1, first < size ? (size - first + 1) / 2 : 0};
+}
+
+struct Phase {
+  PhaseAxis rows, cols;
+  std::vector<int64_t> offset;  // tap t of output (m, k) reads planes + offset[t] + (m - rows.half)*cols + k - cols.half
+  std::vector<float> w;         // [Cin, taps]
+  Planes out;                   // grad_y's planes, with this phase's flat
+};
+
+Phase phase_of(int64_t a, int64_t b, const float* w, const Planes& gp, const Window2d& g) {
+  Phase ph{phase_axis(a, g.pad_h, g.h_in), phase_axis(b, g.pad_w, g.w_in), {}, {}, gp};
+  const int64_t taps = g.c_out * (2 - a) * (2 - b);  // kernel rows of parity a: 0 and 2, or 1
+  ph.w.resize(g.c_in * taps);
+  for (int64_t co = 0; co < g.c_out; ++co)
+    for (int64_t i = a; i < 3; i += 2)
+      for (int64_t j = b; j < 3; j += 2) {
+        const int64_t t = static_cast<int64_t>(ph.offset.size());
+        ph.offset.push_back(co * gp.plane + (ph.rows.half - (i >> 1) + 1) * gp.cols + ph.cols.half - (j >> 1) + 1);
+        for (int64_t ci = 0; ci < g.c_in; ++ci) ph.w[ci * taps + t] = w[((co * g.c_in + ci) * 3 + i) * 3 + j];
+      }
+  const int64_t block = gp.vectors * kLanes;
+  ph.out.flat = ceil_div(ph.rows.count * gp.cols, block) * block;
+  return ph;
+}
+
+// A phase's outputs (on the planes' width) to their places in image n of grad_x.
+void scatter_phase(const float* out, float* grad_x, int64_t n, const Phase& ph, const Window2d& g) {
+  for (int64_t ci = 0; ci < g.c_in; ++ci)
+    for (int64_t r = 0; r < ph.rows.count; ++r) {
+      const float* src = out + ci * ph.out.flat + r * ph.out.cols;
+      float* dst = grad_x + ((n * g.c_in + ci) * g.h_in + ph.rows.first + 2 * r) * g.w_in + ph.cols.first;
+      for (int64_t k = 0; k < ph.cols.count; ++k) dst[2 * k] = src[k];
+    }
+}
+
 }  // namespace
 
 bool direct_conv_fits(const Window2d& g) {
@@ -265,7 +341,7 @@ void direct_conv_forward(const float* x, const float* w, const float* bias, floa
     for (int64_t n = 0; n < g.n; ++n) {
       const float* planes = fill_planes(x, n, 0, g.c_in, p, g);
       float* out = output_buffer(p, g);
-      forward_channels(planes, offset, w, out, 0, g.c_out, p, g);
+      forward_channels(planes, offset, w, out, 0, g.c_out, p);
       for (int64_t co = 0; co < g.c_out; ++co) store_channel(out, bias, y, n, co, p, g);
     }
     return;
@@ -277,7 +353,7 @@ void direct_conv_forward(const float* x, const float* w, const float* bias, floa
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t co = b * kBlockChannels, end = std::min(g.c_out, co + kBlockChannels);
-      forward_channels(planes, offset, w, out, co, end, p, g);
+      forward_channels(planes, offset, w, out, co, end, p);
       for (int64_t c = co; c < end; ++c) store_channel(out, bias, y, n, c, p, g);
     }
   }
@@ -310,6 +386,27 @@ void direct_conv_backward_weight(const float* x, const float* grad_y, float* gra
     float acc = lane_sum(sums[i]);
     for (int64_t part = 1; part < parts; ++part) acc += lane_sum(sums[part * stride + i]);
     (i < weights ? grad_w[i] : grad_bias[i - weights]) = acc;
+  }
+}
+
+// Every element of grad_x lies in one phase: no zeroing, no sums across threads.
+void direct_conv_backward_data(const float* grad_y, const float* w, float* grad_x, const Window2d& g) {
+  Window2d t = g;  // grad_y as the input of a stride-1 window padded by one
+  t.c_in = g.c_out, t.h_in = g.h_out, t.w_in = g.w_out, t.c_out = g.c_in;
+  t.stride_h = t.stride_w = 1, t.pad_h = t.pad_w = 1;
+  const Planes gp = planes_of(t);
+  std::vector<Phase> phases;
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < 2; ++b) phases.push_back(phase_of(a, b, w, gp, g));
+#pragma omp parallel for schedule(static)
+  for (int64_t n = 0; n < g.n; ++n) {
+    const float* planes = fill_planes(grad_y, n, 0, g.c_out, gp, t);
+    for (const Phase& ph : phases) {
+      if (ph.rows.count == 0 || ph.cols.count == 0) continue;
+      float* out = aligned_floats(scratch(4, g.c_in * ph.out.flat + kLanes));
+      forward_channels(planes, ph.offset, ph.w.data(), out, 0, g.c_in, ph.out);
+      scatter_phase(out, grad_x, n, ph, g);
+    }
   }
 }
 

@@ -22,6 +22,10 @@ bool direct_conv_fits(const Window2d& g);
 // y = conv(x, w) + bias (bias may be null); NCHW, w [Cout, Cin, 3, 3].
 void direct_conv_forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g);
 
+// grad_x of a stride-2 layer (a stride-1 one is a forward of grad_y with the
+// kernel flipped: conv2d.cpp).
+void direct_conv_backward_data(const float* grad_y, const float* w, float* grad_x, const Window2d& g);
+
 // grad_w = sum over the batch of grad_y (x) patches of x, and grad_bias (may
 // be null) the sums of grad_y per channel. The images are summed in at most
 // 8 fixed parts, then the parts in order: no result depends on the thread count.
