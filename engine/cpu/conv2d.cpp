@@ -62,8 +62,10 @@ Split split(const Window2d& g, int64_t images, int64_t tile_rows) {
 // im2col + GEMM (bench/conv_resnet18 --width 16 and 64, one thread):
 // forward (and so stride-1 data gradients) up to 64 -> 64 channels, 1.2-2x;
 // weight gradients up to 64 -> 64 channels on maps of 16x16 or more,
-// 1.1-2x (stride 2: 1.07x, 16 -> 32 channels). On smaller maps each block of
-// sums is reloaded every few vectors (2-4x slower than the GEMM).
+// 1.1-2x (stride 2: 1.12x, 16 -> 32 channels); on smaller maps each block
+// of sums is reloaded every few vectors (2-4x slower than the GEMM). 1x1
+// stride-2 shortcuts through the same phase planes (one tap per channel)
+// were slower than the GEMM in 3 of 4 passes (16 -> 32, 32 -> 64 channels).
 bool direct_forward(const Window2d& g) { return direct_conv_fits(g) && g.c_in * g.c_out <= 64 * 64; }
 bool direct_weight_grad(const Window2d& g) {
   return direct_conv_fits(g) && g.c_in * g.c_out <= 64 * 64 && g.h_out * g.w_out >= 16 * 16;

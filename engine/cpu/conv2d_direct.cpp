@@ -88,9 +88,10 @@ Planes planes_of(const Window2d& g) {
   const int64_t pixels = g.h_out * p.cols, round3 = ceil_div(pixels, 3 * kLanes) * 3 * kLanes,
                 round2 = ceil_div(pixels, 2 * kLanes) * 2 * kLanes;
   // Blocks of 2 vectors where they compute at least 10% fewer pixels: an
-  // 8x8 map is 80 pixels on the planes' width, 96 in blocks of 3 (1.45x
-  // faster in blocks of 2, one thread, 64 -> 64 channels). Elsewhere blocks
-  // of 3 were faster: 16x16 maps by 7% (288 pixels both ways), 32x32 by 5%.
+  // 8x8 map is 80 pixels on the planes' width, 96 in blocks of 3 (64 -> 64
+  // channels 1.04x faster in blocks of 2, bench_conv_resnet18 one thread).
+  // Elsewhere blocks of 3 were faster: 16x16 maps (288 pixels both ways) and
+  // 32x32 maps by 5-7%.
   p.vectors = round2 * 10 < round3 * 9 ? 2 : 3;
   p.flat = p.vectors == 2 ? round2 : round3;
   // Reads reach flat - 1 + (2/s)*cols + 2/s < rows*cols + a block + 2.
@@ -123,7 +124,8 @@ void split_columns(const float* src, float* row, int64_t plane, const Window2d& 
 // padding), at their places among all Cin channels' planes. The strides are
 // 1 or 2 (direct_conv_fits), so a row's phase and place are a mask and a
 // shift: with divisions per element a stride-2 layer spent as long filling
-// its planes as multiplying (16 -> 32 channels, 32x32 -> 16x16: 1.7x faster).
+// its planes as multiplying (16 -> 32 channels, 32x32 -> 16x16: forward 1.6x
+// faster so, bench_conv_resnet18 one thread).
 float* fill_planes(const float* x, int64_t n, int64_t ci_begin, int64_t ci_end, const Planes& p, const Window2d& g) {
   const int64_t per_channel = p.s * p.s * p.plane, shift = p.s - 1;
   float* planes = aligned_floats(scratch(3, g.c_in * per_channel + kLanes));
@@ -280,7 +282,8 @@ void weight_image(const float* x, const float* grad_y, Vec* sum, bool with_bias,
 // rows oh = (hp >> 1) - (i >> 1): each phase is a stride-1 correlation of
 // grad_y (padded by one) with a 1-, 2- or 4-tap part of the kernel, and no
 // zero is multiplied. (The GEMM into columns and col2im's scatter-add it
-// replaces took 1.3x as long, one thread, 16 -> 32 and 32 -> 64 channels.)
+// replaces took 1.35x as long on 16 -> 32 channels at 32x32, as long on
+// 32 -> 64 at 16x16: bench_conv_resnet18, one thread.)
 struct PhaseAxis {
   int64_t first, half, count;  // the phase's first input index, its padded index >> 1, how many
 };
