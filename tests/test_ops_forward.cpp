@@ -79,7 +79,11 @@ TEST_CASE("forward: conv2d at layer sizes, by image groups (many groups), tiles 
   for (const Case& c : {Case{{20, 16, 8, 8}, {16, 16, 3, 3}, 1}, Case{{9, 8, 9, 9}, {24, 8, 3, 3}, 2},
                         Case{{11, 5, 7, 9}, {6, 5, 3, 3}, 1}, Case{{2, 72, 6, 6}, {72, 72, 3, 3}, 1},
                         Case{{3, 256, 4, 4}, {520, 256, 3, 3}, 1}, Case{{1, 128, 24, 24}, {72, 128, 3, 3}, 1},
-                        Case{{3, 72, 8, 8}, {80, 72, 3, 3}, 2}}) {
+                        Case{{3, 72, 8, 8}, {80, 72, 3, 3}, 2},
+                        // the direct kernel straight into y (rows of whole vectors): 16 vectors a map
+                        // (5 blocks of 3 and one of 1), 5 = 4 + 1 channels; then 8x8 from stride 2,
+                        // 3 images (channel blocks shared out)
+                        Case{{9, 3, 8, 16}, {5, 3, 3, 3}, 1}, Case{{3, 6, 16, 16}, {5, 6, 3, 3}, 2}}) {
     CAPTURE(c.w.str());
     Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
     Tensor y = conv2d(x, w, b, {c.stride, 1});

@@ -185,6 +185,65 @@ void forward_channels(const float* planes, const std::vector<int64_t>& offset, c
                  : forward_channels<3>(planes, offset, w, out, co_begin, co_end, p);
 }
 
+// Where each vector of an output map (w_out a multiple of the lanes, so no
+// vector crosses a row) reads on the planes' width: the map's vectors are
+// consecutive in y, and no extra column is computed or copied.
+std::vector<int64_t> vector_sources(const Planes& p, const Window2d& g) {
+  std::vector<int64_t> at;
+  for (int64_t oh = 0; oh < g.h_out; ++oh)
+    for (int64_t ow = 0; ow < g.w_out; ow += kLanes) at.push_back(oh * p.cols + ow);
+  return at;
+}
+
+// y[c, V vectors from the first of `at`] (+ bias) for CO channels c; y is
+// channel c0's map at that vector, `map` floats a channel.
+template <int CO, int V>
+void row_block(const float* planes, const std::vector<int64_t>& offset, const float* w, const int64_t* at, float* y,
+               int64_t map, const float* bias) {
+  const int64_t taps = static_cast<int64_t>(offset.size());
+  const float* src[V];
+  for (int v = 0; v < V; ++v) src[v] = planes + at[v];
+  Vec acc[CO][V] = {};
+  for (int64_t t = 0; t < taps; ++t) {
+    Vec xv[V];
+    for (int v = 0; v < V; ++v) xv[v] = load(src[v] + offset[t]);
+    for (int c = 0; c < CO; ++c) {
+      const Vec wc = splat(w[c * taps + t]);
+      for (int v = 0; v < V; ++v) acc[c][v] = multiply_add(wc, xv[v], acc[c][v]);
+    }
+  }
+  for (int c = 0; c < CO; ++c)
+    for (int v = 0; v < V; ++v) store(y + c * map + v * kLanes, bias ? acc[c][v] + splat(bias[c]) : acc[c][v]);
+}
+
+// Channels [co_begin, co_end) of image n, straight into y: blocks of 3
+// vectors (the last of 1 or 2) x 4 channels, then single channels.
+void row_channels(const float* planes, const std::vector<int64_t>& offset, const std::vector<int64_t>& at,
+                  const float* w, const float* bias, float* y, int64_t n, int64_t co_begin, int64_t co_end,
+                  const Window2d& g) {
+  const int64_t taps = static_cast<int64_t>(offset.size()), map = g.h_out * g.w_out,
+                vectors = static_cast<int64_t>(at.size());
+  for (int64_t v0 = 0; v0 < vectors; v0 += kMaxBlockVectors) {
+    const int64_t k = std::min<int64_t>(kMaxBlockVectors, vectors - v0);
+    for (int64_t co = co_begin; co < co_end;) {
+      const bool four = co + kBlockChannels <= co_end;
+      float* dst = y + (n * g.c_out + co) * map + v0 * kLanes;
+      const float* wc = w + co * taps;
+      const float* bc = bias ? bias + co : nullptr;
+      if (four) {
+        k == 3   ? row_block<kBlockChannels, 3>(planes, offset, wc, &at[v0], dst, map, bc)
+        : k == 2 ? row_block<kBlockChannels, 2>(planes, offset, wc, &at[v0], dst, map, bc)
+                 : row_block<kBlockChannels, 1>(planes, offset, wc, &at[v0], dst, map, bc);
+      } else {
+        k == 3   ? row_block<1, 3>(planes, offset, wc, &at[v0], dst, map, bc)
+        : k == 2 ? row_block<1, 2>(planes, offset, wc, &at[v0], dst, map, bc)
+                 : row_block<1, 1>(planes, offset, wc, &at[v0], dst, map, bc);
+      }
+      co += four ? kBlockChannels : 1;
+    }
+  }
+}
+
 // Channel co of image n: the valid columns of out, plus the bias.
 void store_channel(const float* out, const float* bias, float* y, int64_t n, int64_t co, const Planes& p,
                    const Window2d& g) {
@@ -339,14 +398,17 @@ bool direct_conv_fits(const Window2d& g) {
 void direct_conv_forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
+  const std::vector<int64_t> at = g.w_out % kLanes == 0 ? vector_sources(p, g) : std::vector<int64_t>{};
+  // Output channels [co, end) of image n from its planes: straight into y
+  // when its rows are whole vectors, else on the planes' width in out.
+  auto channels = [&](const float* planes, float* out, int64_t n, int64_t co, int64_t end) {
+    if (!at.empty()) return row_channels(planes, offset, at, w, bias, y, n, co, end, g);
+    forward_channels(planes, offset, w, out, co, end, p);
+    for (int64_t c = co; c < end; ++c) store_channel(out, bias, y, n, c, p, g);
+  };
   if (g.n >= kWholeImages) {
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < g.n; ++n) {
-      const float* planes = fill_planes(x, n, 0, g.c_in, p, g);
-      float* out = output_buffer(p, g);
-      forward_channels(planes, offset, w, out, 0, g.c_out, p);
-      for (int64_t co = 0; co < g.c_out; ++co) store_channel(out, bias, y, n, co, p, g);
-    }
+    for (int64_t n = 0; n < g.n; ++n) channels(fill_planes(x, n, 0, g.c_in, p, g), output_buffer(p, g), n, 0, g.c_out);
     return;
   }
   const int64_t blocks = ceil_div(g.c_out, kBlockChannels);
@@ -354,11 +416,8 @@ void direct_conv_forward(const float* x, const float* w, const float* bias, floa
     const float* planes = fill_planes(x, n, 0, g.c_in, p, g);
     float* out = output_buffer(p, g);
 #pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t co = b * kBlockChannels, end = std::min(g.c_out, co + kBlockChannels);
-      forward_channels(planes, offset, w, out, co, end, p);
-      for (int64_t c = co; c < end; ++c) store_channel(out, bias, y, n, c, p, g);
-    }
+    for (int64_t b = 0; b < blocks; ++b)
+      channels(planes, out, n, b * kBlockChannels, std::min(g.c_out, (b + 1) * kBlockChannels));
   }
 }
 
