@@ -63,7 +63,9 @@ TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
                         // partitions and 7 = 4 + 3 channels; 32 -> 32, whose sums pass in chunks of input
                         // channels; between them a stride-2 layer (direct forward and weight gradients)
                         Case{{10, 6, 17, 18}, {7, 6, 3, 3}, 1}, Case{{3, 5, 33, 35}, {6, 5, 3, 3}, 2},
-                        Case{{2, 32, 16, 16}, {32, 32, 3, 3}, 1}}) {
+                        Case{{2, 32, 16, 16}, {32, 32, 3, 3}, 1},
+                        // rows of whole vectors, where the weight gradient reads grad_y in place
+                        Case{{3, 5, 32, 32}, {6, 5, 3, 3}, 2}}) {
     CAPTURE(c.w.str());
     Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
     for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);

@@ -88,10 +88,12 @@ Planes planes_of(const Window2d& g) {
   const int64_t pixels = g.h_out * p.cols, round3 = ceil_div(pixels, 3 * kLanes) * 3 * kLanes,
                 round2 = ceil_div(pixels, 2 * kLanes) * 2 * kLanes;
   // Blocks of 2 vectors where they compute at least 10% fewer pixels: an
-  // 8x8 map is 80 pixels on the planes' width, 96 in blocks of 3 (64 -> 64
-  // channels 1.04x faster in blocks of 2, bench_conv_resnet18 one thread).
-  // Elsewhere blocks of 3 were faster: 16x16 maps (288 pixels both ways) and
-  // 32x32 maps by 5-7%.
+  // 8x8 map is 80 pixels on the planes' width, 96 in blocks of 3 (the
+  // stride-2 data gradient of 32 -> 64 channels into 16x16 computes 8x8
+  // phases: 1.07-1.12x faster in blocks of 2, bench_conv_resnet18 one
+  // thread). Elsewhere blocks of 3 were faster: 16x16 maps (288 pixels both
+  // ways) and 32x32 maps by 5-7%. (Forward maps whose rows are whole vectors
+  // skip the planes' width: row_channels.)
   p.vectors = round2 * 10 < round3 * 9 ? 2 : 3;
   p.flat = p.vectors == 2 ? round2 : round3;
   // Reads reach flat - 1 + (2/s)*cols + 2/s < rows*cols + a block + 2.
@@ -185,9 +187,12 @@ void forward_channels(const float* planes, const std::vector<int64_t>& offset, c
                  : forward_channels<3>(planes, offset, w, out, co_begin, co_end, p);
 }
 
-// Where each vector of an output map (w_out a multiple of the lanes, so no
-// vector crosses a row) reads on the planes' width: the map's vectors are
-// consecutive in y, and no extra column is computed or copied.
+// Output rows of whole vectors: no vector crosses a row.
+bool rows_of_vectors(const Window2d& g) { return g.w_out % kLanes == 0; }
+
+// Where each vector of an output map whose rows are whole vectors reads on
+// the planes' width: the map's vectors are consecutive in y, and no extra
+// column is computed or copied.
 std::vector<int64_t> vector_sources(const Planes& p, const Window2d& g) {
   std::vector<int64_t> at;
   for (int64_t oh = 0; oh < g.h_out; ++oh)
@@ -274,21 +279,41 @@ float* flat_grad_y(const float* grad_y, int64_t n, const Planes& p, const Window
   return gy;
 }
 
+// Every vector of a map on the planes' width (flat).
+std::vector<int64_t> flat_vectors(const Planes& p) {
+  std::vector<int64_t> at;
+  for (int64_t q = 0; q < p.flat; q += kLanes) at.push_back(q);
+  return at;
+}
+
+// One image's grad_y as the weight gradient reads it: vector v of channel c
+// at gy + c*stride + v*kLanes, against the inputs at a tap's plane + at[v].
+// Rows of whole vectors read grad_y itself; other maps a copy on the
+// planes' width (flat_grad_y; at = every vector of it).
+struct GradRows {
+  const float* gy;
+  int64_t stride;
+  const std::vector<int64_t>& at;
+};
+
 // sum[c*row + j] += <gy[c], tap j's inputs> lane by lane, for CO channels
 // and the three taps j of one kernel row (row = Cin*9: the weights' row
 // length). The sums stay vectors across a partition's images: one
 // horizontal sum per weight at the end, not per image (the late layers'
 // maps are a few vectors long).
 template <int CO>
-void weight_block(const float* const src[3], const float* gy, int64_t flat, Vec* sum, int64_t row) {
+void weight_block(const float* const src[3], const GradRows& gr, int64_t co, Vec* sum, int64_t row) {
   Vec acc[CO][3];
   for (int c = 0; c < CO; ++c)
     for (int j = 0; j < 3; ++j) acc[c][j] = sum[c * row + j];
-  for (int64_t q = 0; q < flat; q += kLanes) {
+  const float* gy = gr.gy + co * gr.stride;
+  const int64_t vectors = static_cast<int64_t>(gr.at.size());
+  for (int64_t v = 0; v < vectors; ++v) {
+    const int64_t q = gr.at[v];
     Vec xv[3] = {load(src[0] + q), load(src[1] + q), load(src[2] + q)};
-    for (Vec& v : xv) keep_in_register(v);
+    for (Vec& x : xv) keep_in_register(x);
     for (int c = 0; c < CO; ++c) {
-      Vec gc = load(gy + c * flat + q);
+      Vec gc = load(gy + c * gr.stride + v * kLanes);
       keep_in_register(gc);
       for (int j = 0; j < 3; ++j) acc[c][j] = multiply_add(gc, xv[j], acc[c][j]);
     }
@@ -303,14 +328,14 @@ struct ChannelRange {
 };
 
 template <int CO>
-void weight_channels(const float* planes, const float* gy, const std::vector<int64_t>& offset, int64_t co,
-                     ChannelRange in, Vec* sum, const Planes& p, const Window2d& g) {
+void weight_channels(const float* planes, const GradRows& gr, const std::vector<int64_t>& offset, int64_t co,
+                     ChannelRange in, Vec* sum, const Window2d& g) {
   const int64_t row = g.c_in * 9;
   for (int64_t ci = in.begin; ci < in.end; ++ci) {
     for (int64_t i = 0; i < 3; ++i) {
       const int64_t t = (ci * 3 + i) * 3;
       const float* src[3] = {planes + offset[t], planes + offset[t + 1], planes + offset[t + 2]};
-      weight_block<CO>(src, gy + co * p.flat, p.flat, sum + co * row + t, row);
+      weight_block<CO>(src, gr, co, sum + co * row + t, row);
     }
   }
 }
@@ -319,18 +344,21 @@ void weight_channels(const float* planes, const float* gy, const std::vector<int
 // ([Cout*Cin*9] vectors, then [Cout] bias lanes in lane 0), and its bias
 // gradient when with_bias.
 void weight_image(const float* x, const float* grad_y, Vec* sum, bool with_bias, int64_t n, ChannelRange in,
-                  const Planes& p, const std::vector<int64_t>& offset, const Window2d& g) {
+                  const Planes& p, const std::vector<int64_t>& offset, const std::vector<int64_t>& at,
+                  const Window2d& g) {
   const float* planes = fill_planes(x, n, in.begin, in.end, p, g);
-  const float* gy = flat_grad_y(grad_y, n, p, g);
+  const int64_t map = g.h_out * g.w_out;
+  const GradRows gr = rows_of_vectors(g) ? GradRows{grad_y + n * g.c_out * map, map, at}
+                                         : GradRows{flat_grad_y(grad_y, n, p, g), p.flat, at};
   int64_t co = 0;
   for (; co + kWeightBlockChannels <= g.c_out; co += kWeightBlockChannels)
-    weight_channels<kWeightBlockChannels>(planes, gy, offset, co, in, sum, p, g);
-  for (; co < g.c_out; ++co) weight_channels<1>(planes, gy, offset, co, in, sum, p, g);
+    weight_channels<kWeightBlockChannels>(planes, gr, offset, co, in, sum, g);
+  for (; co < g.c_out; ++co) weight_channels<1>(planes, gr, offset, co, in, sum, g);
   if (!with_bias) return;
   Vec* bias_sum = sum + g.c_out * g.c_in * 9;
   for (int64_t c = 0; c < g.c_out; ++c) {
-    double s = 0.0;  // the extra columns are zeros
-    for (int64_t q = 0; q < p.flat; ++q) s += gy[c * p.flat + q];
+    double s = 0.0;  // a flat copy's extra columns are zeros
+    for (int64_t q = 0; q < gr.stride; ++q) s += gr.gy[c * gr.stride + q];
     bias_sum[c][0] += static_cast<float>(s);
   }
 }
@@ -398,7 +426,7 @@ bool direct_conv_fits(const Window2d& g) {
 void direct_conv_forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
-  const std::vector<int64_t> at = g.w_out % kLanes == 0 ? vector_sources(p, g) : std::vector<int64_t>{};
+  const std::vector<int64_t> at = rows_of_vectors(g) ? vector_sources(p, g) : std::vector<int64_t>{};
   // Output channels [co, end) of image n from its planes: straight into y
   // when its rows are whole vectors, else on the planes' width in out.
   auto channels = [&](const float* planes, float* out, int64_t n, int64_t co, int64_t end) {
@@ -425,6 +453,7 @@ void direct_conv_backward_weight(const float* x, const float* grad_y, float* gra
                                  const Window2d& g) {
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
+  const std::vector<int64_t> at = rows_of_vectors(g) ? vector_sources(p, g) : flat_vectors(p);
   const int64_t parts = std::clamp<int64_t>(g.n, 1, kWeightGradientParts), weights = g.c_out * g.c_in * 9,
                 stride = weights + g.c_out,
                 chunk = std::clamp<int64_t>(kSumBytes / (g.c_out * 9 * int64_t{sizeof(Vec)}), 1, g.c_in);
@@ -439,7 +468,7 @@ void direct_conv_backward_weight(const float* x, const float* grad_y, float* gra
     for (int64_t ci = 0; ci < g.c_in; ci += chunk) {
       const ChannelRange in{ci, std::min(g.c_in, ci + chunk)};
       for (int64_t n = part * g.n / parts; n < (part + 1) * g.n / parts; ++n)
-        weight_image(x, grad_y, sum, grad_bias != nullptr && ci == 0, n, in, p, offset, g);
+        weight_image(x, grad_y, sum, grad_bias != nullptr && ci == 0, n, in, p, offset, at, g);
     }
   }
   const int64_t outputs = grad_bias ? stride : weights;
