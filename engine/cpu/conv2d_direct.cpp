@@ -22,10 +22,9 @@ constexpr int64_t kLanes = 4;
 #endif
 using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
 // Accumulators of one forward block: 4 output channels x 3 vectors of
-// pixels (12 of the 16 registers; 3 loads and 4 broadcasts per 12 FMAs),
-// or x 2 vectors where whole blocks of 3 would compute many more pixels
-// past the map's end (planes_of).
-constexpr int kBlockChannels = 4, kMaxBlockVectors = 3;
+// pixels (12 of the 16 registers; 3 loads and 4 broadcasts per 12 FMAs);
+// a map's last block may have 1 or 2 vectors.
+constexpr int kBlockChannels = 4, kBlockVectors = 3;
 // Of one weight-gradient block: 4 output channels x a kernel row's 3 taps
 // (12 accumulators, the 3 input vectors and one grad_y vector: all 16
 // registers, 7 loads per 12 FMAs; weight_block keeps them in registers).
@@ -75,9 +74,9 @@ Vec* aligned_vectors(float* buffer) { return reinterpret_cast<Vec*>(aligned_floa
 // a, a+s, ... and columns b, b+s, ... of channel ci; each is rows x cols
 // floats plus zeros for the reads past the end (a block of pixels and a
 // tap's column offset). `flat` output pixels per channel on the planes'
-// width: h_out rows of cols, rounded up to whole blocks of `vectors`.
+// width: h_out rows of cols, rounded up to whole vectors.
 struct Planes {
-  int64_t s, rows, cols, plane, flat, vectors;
+  int64_t s, rows, cols, plane, flat;
 };
 
 Planes planes_of(const Window2d& g) {
@@ -85,19 +84,9 @@ Planes planes_of(const Window2d& g) {
   p.s = g.stride_h;
   p.rows = ceil_div(g.h_in + 2 * g.pad_h, p.s);
   p.cols = ceil_div(g.w_in + 2 * g.pad_w, p.s);
-  const int64_t pixels = g.h_out * p.cols, round3 = ceil_div(pixels, 3 * kLanes) * 3 * kLanes,
-                round2 = ceil_div(pixels, 2 * kLanes) * 2 * kLanes;
-  // Blocks of 2 vectors where they compute at least 10% fewer pixels: an
-  // 8x8 map is 80 pixels on the planes' width, 96 in blocks of 3 (the
-  // stride-2 data gradient of 32 -> 64 channels into 16x16 computes 8x8
-  // phases: 1.07-1.12x faster in blocks of 2, bench_conv_resnet18 one
-  // thread). Elsewhere blocks of 3 were faster: 16x16 maps (288 pixels both
-  // ways) and 32x32 maps by 5-7%. (Forward maps whose rows are whole vectors
-  // skip the planes' width: row_channels.)
-  p.vectors = round2 * 10 < round3 * 9 ? 2 : 3;
-  p.flat = p.vectors == 2 ? round2 : round3;
-  // Reads reach flat - 1 + (2/s)*cols + 2/s < rows*cols + a block + 2.
-  p.plane = p.rows * p.cols + kMaxBlockVectors * kLanes + 2;
+  p.flat = ceil_div(g.h_out * p.cols, kLanes) * kLanes;
+  // Reads reach flat - 1 + (2/s)*cols + 2/s < rows*cols + kLanes + 2.
+  p.plane = p.rows * p.cols + kLanes + 2;
   return p;
 }
 
@@ -147,46 +136,6 @@ float* fill_planes(const float* x, int64_t n, int64_t ci_begin, int64_t ci_end, 
   return planes;
 }
 
-// out[c, q0 .. q0 + V vectors) for CO channels c of w ([Cout, Cin*9] rows).
-template <int CO, int V>
-void forward_block(const float* planes, const int64_t* offset, int64_t taps, const float* w, int64_t q0,
-                   float* out, int64_t flat) {
-  Vec acc[CO][V] = {};
-  for (int64_t t = 0; t < taps; ++t) {
-    const float* src = planes + offset[t] + q0;
-    Vec xv[V];
-    for (int v = 0; v < V; ++v) xv[v] = load(src + v * kLanes);
-    for (int c = 0; c < CO; ++c) {
-      const Vec wc = splat(w[c * taps + t]);
-      for (int v = 0; v < V; ++v) acc[c][v] = multiply_add(wc, xv[v], acc[c][v]);
-    }
-  }
-  for (int c = 0; c < CO; ++c)
-    for (int v = 0; v < V; ++v) store(out + c * flat + q0 + v * kLanes, acc[c][v]);
-}
-
-// Channels [co_begin, co_end) of one image's output on the planes' width:
-// blocks of 4 from co_begin, then single channels.
-// (w's rows are offset.size() taps long.)
-template <int V>
-void forward_channels(const float* planes, const std::vector<int64_t>& offset, const float* w, float* out,
-                      int64_t co_begin, int64_t co_end, const Planes& p) {
-  const int64_t taps = static_cast<int64_t>(offset.size());
-  for (int64_t q0 = 0; q0 < p.flat; q0 += V * kLanes) {  // a block's inputs stay in L1 across channels
-    int64_t co = co_begin;
-    for (; co + kBlockChannels <= co_end; co += kBlockChannels)
-      forward_block<kBlockChannels, V>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
-    for (; co < co_end; ++co)
-      forward_block<1, V>(planes, offset.data(), taps, w + co * taps, q0, out + co * p.flat, p.flat);
-  }
-}
-
-void forward_channels(const float* planes, const std::vector<int64_t>& offset, const float* w, float* out,
-                      int64_t co_begin, int64_t co_end, const Planes& p) {
-  p.vectors == 2 ? forward_channels<2>(planes, offset, w, out, co_begin, co_end, p)
-                 : forward_channels<3>(planes, offset, w, out, co_begin, co_end, p);
-}
-
 // Output rows of whole vectors: no vector crosses a row.
 bool rows_of_vectors(const Window2d& g) { return g.w_out % kLanes == 0; }
 
@@ -200,11 +149,19 @@ std::vector<int64_t> vector_sources(const Planes& p, const Window2d& g) {
   return at;
 }
 
-// y[c, V vectors from the first of `at`] (+ bias) for CO channels c; y is
-// channel c0's map at that vector, `map` floats a channel.
+// Every vector of a map on the planes' width: `flat` floats a channel.
+std::vector<int64_t> flat_vectors(int64_t flat) {
+  std::vector<int64_t> at;
+  for (int64_t q = 0; q < flat; q += kLanes) at.push_back(q);
+  return at;
+}
+
+// out[c, V vectors from the first of `at`] (+ bias) for CO channels c, out
+// channel c0's map at that vector, `map` floats a channel; w's rows are
+// offset.size() taps long.
 template <int CO, int V>
-void row_block(const float* planes, const std::vector<int64_t>& offset, const float* w, const int64_t* at, float* y,
-               int64_t map, const float* bias) {
+void forward_block(const float* planes, const std::vector<int64_t>& offset, const float* w, const int64_t* at,
+                   float* out, int64_t map, const float* bias) {
   const int64_t taps = static_cast<int64_t>(offset.size());
   const float* src[V];
   for (int v = 0; v < V; ++v) src[v] = planes + at[v];
@@ -218,34 +175,34 @@ void row_block(const float* planes, const std::vector<int64_t>& offset, const fl
     }
   }
   for (int c = 0; c < CO; ++c)
-    for (int v = 0; v < V; ++v) store(y + c * map + v * kLanes, bias ? acc[c][v] + splat(bias[c]) : acc[c][v]);
+    for (int v = 0; v < V; ++v) store(out + c * map + v * kLanes, bias ? acc[c][v] + splat(bias[c]) : acc[c][v]);
 }
 
-// Channels [co_begin, co_end) of image n, straight into y: blocks of 3
-// vectors (the last of 1 or 2) x 4 channels, then single channels.
-void row_channels(const float* planes, const std::vector<int64_t>& offset, const std::vector<int64_t>& at,
-                  const float* w, const float* bias, float* y, int64_t n, int64_t co_begin, int64_t co_end,
-                  const Window2d& g) {
-  const int64_t taps = static_cast<int64_t>(offset.size()), map = g.h_out * g.w_out,
-                vectors = static_cast<int64_t>(at.size());
-  for (int64_t v0 = 0; v0 < vectors; v0 += kMaxBlockVectors) {
-    const int64_t k = std::min<int64_t>(kMaxBlockVectors, vectors - v0);
-    for (int64_t co = co_begin; co < co_end;) {
-      const bool four = co + kBlockChannels <= co_end;
-      float* dst = y + (n * g.c_out + co) * map + v0 * kLanes;
-      const float* wc = w + co * taps;
-      const float* bc = bias ? bias + co : nullptr;
-      if (four) {
-        k == 3   ? row_block<kBlockChannels, 3>(planes, offset, wc, &at[v0], dst, map, bc)
-        : k == 2 ? row_block<kBlockChannels, 2>(planes, offset, wc, &at[v0], dst, map, bc)
-                 : row_block<kBlockChannels, 1>(planes, offset, wc, &at[v0], dst, map, bc);
-      } else {
-        k == 3   ? row_block<1, 3>(planes, offset, wc, &at[v0], dst, map, bc)
-        : k == 2 ? row_block<1, 2>(planes, offset, wc, &at[v0], dst, map, bc)
-                 : row_block<1, 1>(planes, offset, wc, &at[v0], dst, map, bc);
-      }
-      co += four ? kBlockChannels : 1;
-    }
+template <int CO>
+void forward_block(int64_t vectors, const float* planes, const std::vector<int64_t>& offset, const float* w,
+                   const int64_t* at, float* out, int64_t map, const float* bias) {
+  vectors == 3   ? forward_block<CO, 3>(planes, offset, w, at, out, map, bias)
+  : vectors == 2 ? forward_block<CO, 2>(planes, offset, w, at, out, map, bias)
+                 : forward_block<CO, 1>(planes, offset, w, at, out, map, bias);
+}
+
+// Output channels [co_begin, co_end) of one image, whose channel c's map
+// starts at out + c*map: blocks of 3 vectors (the last of 1 or 2) x 4
+// channels, then single channels. A block's inputs stay in L1 across the
+// channels.
+void forward_channels(const float* planes, const std::vector<int64_t>& offset, const std::vector<int64_t>& at,
+                      const float* w, const float* bias, float* out, int64_t map, int64_t co_begin,
+                      int64_t co_end) {
+  const int64_t taps = static_cast<int64_t>(offset.size()), vectors = static_cast<int64_t>(at.size());
+  for (int64_t v0 = 0; v0 < vectors; v0 += kBlockVectors) {
+    const int64_t k = std::min<int64_t>(kBlockVectors, vectors - v0);
+    int64_t co = co_begin;
+    for (; co + kBlockChannels <= co_end; co += kBlockChannels)
+      forward_block<kBlockChannels>(k, planes, offset, w + co * taps, &at[v0], out + co * map + v0 * kLanes, map,
+                                    bias ? bias + co : nullptr);
+    for (; co < co_end; ++co)
+      forward_block<1>(k, planes, offset, w + co * taps, &at[v0], out + co * map + v0 * kLanes, map,
+                       bias ? bias + co : nullptr);
   }
 }
 
@@ -277,13 +234,6 @@ float* flat_grad_y(const float* grad_y, int64_t n, const Planes& p, const Window
       std::memcpy(gy + co * p.flat + oh * p.cols, grad_y + ((n * g.c_out + co) * g.h_out + oh) * g.w_out,
                   g.w_out * sizeof(float));
   return gy;
-}
-
-// Every vector of a map on the planes' width (flat).
-std::vector<int64_t> flat_vectors(const Planes& p) {
-  std::vector<int64_t> at;
-  for (int64_t q = 0; q < p.flat; q += kLanes) at.push_back(q);
-  return at;
 }
 
 // One image's grad_y as the weight gradient reads it: vector v of channel c
@@ -382,13 +332,14 @@ PhaseAxis phase_axis(int64_t phase, int64_t pad, int64_t size) {
 
 struct Phase {
   PhaseAxis rows, cols;
-  std::vector<int64_t> offset;  // tap t of output (m, k) reads planes + offset[t] + (m - rows.half)*cols + k - cols.half
+  int64_t width, flat;          // grad_y's planes' width; a channel's outputs on it, in whole vectors
+  std::vector<int64_t> offset;  // tap t of output (m, k) reads planes + offset[t] + (m - rows.half)*width + k - cols.half
   std::vector<float> w;         // [Cin, taps]
-  Planes out;                   // grad_y's planes, with this phase's flat
+  std::vector<int64_t> at;      // every vector of the outputs
 };
 
 Phase phase_of(int64_t a, int64_t b, const float* w, const Planes& gp, const Window2d& g) {
-  Phase ph{phase_axis(a, g.pad_h, g.h_in), phase_axis(b, g.pad_w, g.w_in), {}, {}, gp};
+  Phase ph{phase_axis(a, g.pad_h, g.h_in), phase_axis(b, g.pad_w, g.w_in), gp.cols, 0, {}, {}, {}};
   const int64_t taps = g.c_out * (2 - a) * (2 - b);  // kernel rows of parity a: 0 and 2, or 1
   ph.w.resize(g.c_in * taps);
   for (int64_t co = 0; co < g.c_out; ++co)
@@ -398,8 +349,8 @@ Phase phase_of(int64_t a, int64_t b, const float* w, const Planes& gp, const Win
         ph.offset.push_back(co * gp.plane + (ph.rows.half - (i >> 1) + 1) * gp.cols + ph.cols.half - (j >> 1) + 1);
         for (int64_t ci = 0; ci < g.c_in; ++ci) ph.w[ci * taps + t] = w[((co * g.c_in + ci) * 3 + i) * 3 + j];
       }
-  const int64_t block = gp.vectors * kLanes;
-  ph.out.flat = ceil_div(ph.rows.count * gp.cols, block) * block;
+  ph.flat = ceil_div(ph.rows.count * gp.cols, kLanes) * kLanes;
+  ph.at = flat_vectors(ph.flat);
   return ph;
 }
 
@@ -407,7 +358,7 @@ Phase phase_of(int64_t a, int64_t b, const float* w, const Planes& gp, const Win
 void scatter_phase(const float* out, float* grad_x, int64_t n, const Phase& ph, const Window2d& g) {
   for (int64_t ci = 0; ci < g.c_in; ++ci)
     for (int64_t r = 0; r < ph.rows.count; ++r) {
-      const float* src = out + ci * ph.out.flat + r * ph.out.cols;
+      const float* src = out + ci * ph.flat + r * ph.width;
       float* dst = grad_x + ((n * g.c_in + ci) * g.h_in + ph.rows.first + 2 * r) * g.w_in + ph.cols.first;
       for (int64_t k = 0; k < ph.cols.count; ++k) dst[2 * k] = src[k];
     }
@@ -426,12 +377,14 @@ bool direct_conv_fits(const Window2d& g) {
 void direct_conv_forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
-  const std::vector<int64_t> at = rows_of_vectors(g) ? vector_sources(p, g) : std::vector<int64_t>{};
+  const bool rows = rows_of_vectors(g);
+  const std::vector<int64_t> at = rows ? vector_sources(p, g) : flat_vectors(p.flat);
+  const int64_t map = g.h_out * g.w_out;
   // Output channels [co, end) of image n from its planes: straight into y
   // when its rows are whole vectors, else on the planes' width in out.
   auto channels = [&](const float* planes, float* out, int64_t n, int64_t co, int64_t end) {
-    if (!at.empty()) return row_channels(planes, offset, at, w, bias, y, n, co, end, g);
-    forward_channels(planes, offset, w, out, co, end, p);
+    if (rows) return forward_channels(planes, offset, at, w, bias, y + n * g.c_out * map, map, co, end);
+    forward_channels(planes, offset, at, w, nullptr, out, p.flat, co, end);
     for (int64_t c = co; c < end; ++c) store_channel(out, bias, y, n, c, p, g);
   };
   if (g.n >= kWholeImages) {
@@ -453,7 +406,7 @@ void direct_conv_backward_weight(const float* x, const float* grad_y, float* gra
                                  const Window2d& g) {
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
-  const std::vector<int64_t> at = rows_of_vectors(g) ? vector_sources(p, g) : flat_vectors(p);
+  const std::vector<int64_t> at = rows_of_vectors(g) ? vector_sources(p, g) : flat_vectors(p.flat);
   const int64_t parts = std::clamp<int64_t>(g.n, 1, kWeightGradientParts), weights = g.c_out * g.c_in * 9,
                 stride = weights + g.c_out,
                 chunk = std::clamp<int64_t>(kSumBytes / (g.c_out * 9 * int64_t{sizeof(Vec)}), 1, g.c_in);
@@ -494,8 +447,8 @@ void direct_conv_backward_data(const float* grad_y, const float* w, float* grad_
     const float* planes = fill_planes(grad_y, n, 0, g.c_out, gp, t);
     for (const Phase& ph : phases) {
       if (ph.rows.count == 0 || ph.cols.count == 0) continue;
-      float* out = aligned_floats(scratch(4, g.c_in * ph.out.flat + kLanes));
-      forward_channels(planes, ph.offset, ph.w.data(), out, 0, g.c_in, ph.out);
+      float* out = aligned_floats(scratch(4, g.c_in * ph.flat + kLanes));
+      forward_channels(planes, ph.offset, ph.at, ph.w.data(), nullptr, out, ph.flat, 0, g.c_in);
       scatter_phase(out, grad_x, n, ph, g);
     }
   }
