@@ -7,9 +7,13 @@
 // 9x column matrix and keeps 4 output channels x 24 pixels in registers.
 //
 // Layout: the padded image is split into stride x stride phase planes, so
-// that a stride-2 tap reads consecutive floats as a stride-1 tap does. The
-// output is computed on the planes' width (cols >= WO; the extra columns are
-// dropped), which makes every tap a constant offset in one flat index.
+// that a stride-2 tap reads consecutive floats as a stride-1 tap does, and
+// every tap is a constant offset from where a vector of outputs reads. Where
+// the output rows are whole vectors (WO a multiple of 8), each vector reads
+// at its own place and is stored straight into y; other maps are computed
+// on the planes' width (cols >= WO) and their extra columns dropped. The
+// stride-2 data gradient is four stride-1 correlations, one per phase of
+// grad_x, with the kernel taps of that phase.
 #pragma once
 
 #include "engine/backend.h"
