@@ -156,6 +156,12 @@ std::vector<int64_t> flat_vectors(int64_t flat) {
   return at;
 }
 
+// The output vectors of a layer as its kernels walk them: the map's own
+// where its rows are whole vectors, else those of the planes' width.
+std::vector<int64_t> output_vectors(const Planes& p, const Window2d& g) {
+  return rows_of_vectors(g) ? vector_sources(p, g) : flat_vectors(p.flat);
+}
+
 // out[c, V vectors from the first of `at`] (+ bias) for CO channels c, out
 // channel c0's map at that vector, `map` floats a channel; w's rows are
 // offset.size() taps long.
@@ -378,10 +384,11 @@ void direct_conv_forward(const float* x, const float* w, const float* bias, floa
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
   const bool rows = rows_of_vectors(g);
-  const std::vector<int64_t> at = rows ? vector_sources(p, g) : flat_vectors(p.flat);
+  const std::vector<int64_t> at = output_vectors(p, g);
   const int64_t map = g.h_out * g.w_out;
   // Output channels [co, end) of image n from its planes: straight into y
-  // when its rows are whole vectors, else on the planes' width in out.
+  // when its rows are whole vectors (out is null then), else on the planes'
+  // width in out.
   auto channels = [&](const float* planes, float* out, int64_t n, int64_t co, int64_t end) {
     if (rows) return forward_channels(planes, offset, at, w, bias, y + n * g.c_out * map, map, co, end);
     forward_channels(planes, offset, at, w, nullptr, out, p.flat, co, end);
@@ -389,13 +396,14 @@ void direct_conv_forward(const float* x, const float* w, const float* bias, floa
   };
   if (g.n >= kWholeImages) {
 #pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < g.n; ++n) channels(fill_planes(x, n, 0, g.c_in, p, g), output_buffer(p, g), n, 0, g.c_out);
+    for (int64_t n = 0; n < g.n; ++n)
+      channels(fill_planes(x, n, 0, g.c_in, p, g), rows ? nullptr : output_buffer(p, g), n, 0, g.c_out);
     return;
   }
   const int64_t blocks = ceil_div(g.c_out, kBlockChannels);
   for (int64_t n = 0; n < g.n; ++n) {
     const float* planes = fill_planes(x, n, 0, g.c_in, p, g);
-    float* out = output_buffer(p, g);
+    float* out = rows ? nullptr : output_buffer(p, g);
 #pragma omp parallel for schedule(static)
     for (int64_t b = 0; b < blocks; ++b)
       channels(planes, out, n, b * kBlockChannels, std::min(g.c_out, (b + 1) * kBlockChannels));
@@ -406,7 +414,7 @@ void direct_conv_backward_weight(const float* x, const float* grad_y, float* gra
                                  const Window2d& g) {
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
-  const std::vector<int64_t> at = rows_of_vectors(g) ? vector_sources(p, g) : flat_vectors(p.flat);
+  const std::vector<int64_t> at = output_vectors(p, g);
   const int64_t parts = std::clamp<int64_t>(g.n, 1, kWeightGradientParts), weights = g.c_out * g.c_in * 9,
                 stride = weights + g.c_out,
                 chunk = std::clamp<int64_t>(kSumBytes / (g.c_out * 9 * int64_t{sizeof(Vec)}), 1, g.c_in);
