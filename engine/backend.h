@@ -49,6 +49,9 @@ class Backend {
   virtual void fill(Tensor& out, float value) = 0;
   virtual void copy(Tensor& dst, const Tensor& src) = 0;  // raw bytes
   virtual void add(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+  // out = relu(a + b): a residual block's end in one pass (the backward is
+  // relu_backward's mask, given to both inputs).
+  virtual void add_relu(const Tensor& a, const Tensor& b, Tensor& out) = 0;
   virtual void axpy(float alpha, const Tensor& x, Tensor& y) = 0;  // y += alpha * x
   virtual void scale(const Tensor& x, float s, Tensor& out) = 0;
   virtual void relu(const Tensor& x, Tensor& out) = 0;
@@ -78,19 +81,23 @@ class Backend {
   // Batch norm over (N, C, S) with S = H*W (1 for 1-d) (batch_norm.cpp).
   // Training saves the batch mean and 1/sqrt(var+eps) and updates the
   // running statistics with the unbiased variance, as PyTorch does.
+  // relu = true writes relu(batch_norm(x)) instead, in the same pass; the
+  // backward then takes that output (relu_out) and masks grad_y by
+  // relu_out > 0 as it reads it. relu_out undefined: no ReLU. Either way
+  // the values equal the unfused ops' bit for bit.
   virtual void batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                                 Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
-                                float momentum, float eps) = 0;
+                                float momentum, float eps, bool relu) = 0;
   virtual void batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
-                               const Tensor& running_mean, const Tensor& running_var, float eps) = 0;
-  virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
-                                   const Tensor& save_mean, const Tensor& save_invstd, Tensor& grad_x,
-                                   Tensor& grad_gamma, Tensor& grad_beta) = 0;
+                               const Tensor& running_mean, const Tensor& running_var, float eps, bool relu) = 0;
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out,
+                                   const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                                   Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) = 0;
   // Evaluation mode is a per-channel affine map; its backward has no terms
   // through the (fixed) statistics.
-  virtual void batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
-                                        const Tensor& running_mean, const Tensor& running_var, float eps,
-                                        Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) = 0;
+  virtual void batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out,
+                                        const Tensor& gamma, const Tensor& running_mean, const Tensor& running_var,
+                                        float eps, Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) = 0;
 
   // Row normalisations over [N, D] (normalize.cpp). Layer norm saves each
   // row's mean and 1/sqrt(var + eps) (biased variance); L2 saves each row's

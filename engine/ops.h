@@ -40,6 +40,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
 // In evaluation, normalises with the running statistics.
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
                   Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
+// relu(batch_norm(...)) in one pass over the maps, equal to the two ops bit
+// for bit (a ResNet's conv -> BN -> ReLU).
+Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
+                       Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
 
 // ---- row normalisations over [N, D] (ops/normalize.cpp) ----
 // (x - mean) / sqrt(var + eps) * gamma + beta per row (biased variance),
@@ -53,6 +57,7 @@ Tensor relu(const Tensor& x);
 Tensor gelu(const Tensor& x);  // exact: x * Phi(x), as BERT's "gelu"
 
 Tensor add(const Tensor& a, const Tensor& b);  // same shapes
+Tensor add_relu(const Tensor& a, const Tensor& b);  // relu(add(a, b)) in one pass, bit for bit
 Tensor scale(const Tensor& x, float s);
 
 // ---- pooling (ops/pool.cpp) ----

@@ -71,16 +71,16 @@ Tensor Layers::conv(const std::string& name, const Tensor& x, Conv2dOptions opti
   return conv2d(x, lookup(params, name + ".weight", owner, "parameter"), Tensor(), options);
 }
 
-Tensor Layers::batch_norm(const std::string& name, const Tensor& x) const {
-  return taper::batch_norm(x, lookup(params, name + ".weight", owner, "parameter"),
-                           lookup(params, name + ".bias", owner, "parameter"),
-                           lookup(buffers, name + ".running_mean", owner, "buffer"),
-                           lookup(buffers, name + ".running_var", owner, "buffer"), training);
+Tensor Layers::batch_norm(const std::string& name, const Tensor& x, bool then_relu) const {
+  return (then_relu ? taper::batch_norm_relu : taper::batch_norm)(
+      x, lookup(params, name + ".weight", owner, "parameter"), lookup(params, name + ".bias", owner, "parameter"),
+      lookup(buffers, name + ".running_mean", owner, "buffer"), lookup(buffers, name + ".running_var", owner, "buffer"),
+      training, 0.1f, 1e-5f);
 }
 
 Tensor Layers::conv_bn(const std::string& conv_name, const std::string& bn_name, const Tensor& x,
-                       Conv2dOptions options) const {
-  return batch_norm(bn_name, conv(conv_name, x, options));
+                       Conv2dOptions options, bool then_relu) const {
+  return batch_norm(bn_name, conv(conv_name, x, options), then_relu);
 }
 
 Tensor Layers::linear(const std::string& name, const Tensor& x) const {

@@ -61,9 +61,10 @@ struct Layers {
   std::string owner;  // names the network in errors
 
   Tensor conv(const std::string& name, const Tensor& x, Conv2dOptions options) const;
-  Tensor batch_norm(const std::string& name, const Tensor& x) const;
-  Tensor conv_bn(const std::string& conv_name, const std::string& bn_name, const Tensor& x,
-                 Conv2dOptions options) const;
+  // then_relu: relu(batch_norm(x)) in one pass (batch_norm_relu).
+  Tensor batch_norm(const std::string& name, const Tensor& x, bool then_relu) const;
+  Tensor conv_bn(const std::string& conv_name, const std::string& bn_name, const Tensor& x, Conv2dOptions options,
+                 bool then_relu) const;
   Tensor linear(const std::string& name, const Tensor& x) const;
 };
 

@@ -170,13 +170,12 @@ TensorMap ResNet::init_buffers() const {
 }
 
 Tensor ResNet::run_block(const Layers& layers, const Block& block, const Tensor& x) const {
-  auto run = [&](const ConvBn& c, const Tensor& in) { return layers.conv_bn(c.conv, c.bn, in, c.options); };
+  auto run = [&](const ConvBn& c, const Tensor& in, bool then_relu) {
+    return layers.conv_bn(c.conv, c.bn, in, c.options, then_relu);
+  };
   Tensor h = x;
-  for (size_t i = 0; i < block.path.size(); ++i) {
-    h = run(block.path[i], h);
-    if (i + 1 < block.path.size()) h = relu(h);
-  }
-  return relu(add(h, block.downsample ? run(*block.downsample, x) : x));
+  for (size_t i = 0; i < block.path.size(); ++i) h = run(block.path[i], h, i + 1 < block.path.size());
+  return add_relu(h, block.downsample ? run(*block.downsample, x, false) : x);
 }
 
 Tensor ResNet::features(const TensorMap& params, TensorMap& buffers, const Tensor& images, bool training) const {
@@ -186,7 +185,7 @@ Tensor ResNet::features(const TensorMap& params, TensorMap& buffers, const Tenso
   check_tensors(params_, params, "ResNet", "parameter");
   check_tensors(buffers_, buffers, "ResNet", "buffer");
   const Layers layers{params, buffers, training, "ResNet"};
-  Tensor h = relu(layers.conv_bn(stem_.conv, stem_.bn, images, stem_.options));
+  Tensor h = layers.conv_bn(stem_.conv, stem_.bn, images, stem_.options, true);
   if (config_.stem == "imagenet") h = max_pool2d(h, kStemPoolKernel, kStemPoolStride, kStemPoolPadding);
   for (const Block& block : blocks_) h = run_block(layers, block, h);
   return global_avg_pool(h);

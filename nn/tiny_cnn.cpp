@@ -24,9 +24,8 @@ void add_batch_norm(TinyCnn& m, const std::string& name, int64_t channels) {
 
 Tensor conv_bn_relu(TinyCnn& m, const Tensor& x, const std::string& conv, const std::string& bn, bool training) {
   Tensor h = conv2d(x, m.params[conv + ".weight"], Tensor(), {1, 1});
-  h = batch_norm(h, m.params[bn + ".weight"], m.params[bn + ".bias"], m.buffers[bn + ".running_mean"],
-                 m.buffers[bn + ".running_var"], training);
-  return relu(h);
+  return batch_norm_relu(h, m.params[bn + ".weight"], m.params[bn + ".bias"], m.buffers[bn + ".running_mean"],
+                         m.buffers[bn + ".running_var"], training);
 }
 
 // A permutation of [0, n) drawn from gen (Fisher-Yates).

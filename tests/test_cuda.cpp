@@ -261,6 +261,7 @@ TEST_CASE("cuda: element-wise ops match the CPU") {
   REQUIRE_GPU_OR_SKIP();
   compare_op("relu", [](auto& in) { return relu(in[0]); }, {distinct({4, 3, 17, 9}, 1).set_requires_grad(true)});
   compare_op("add", [](auto& in) { return add(in[0], in[1]); }, {leaf({5, 1000}, 2), leaf({5, 1000}, 3)});
+  compare_op("add_relu", [](auto& in) { return add_relu(in[0], in[1]); }, {leaf({5, 1000}, 2), leaf({5, 1000}, 3)});
   compare_op("scale", [](auto& in) { return scale(in[0], -0.37f); }, {leaf({70001}, 4)});
   compare_op("reshape", [](auto& in) { return relu(flatten(reshape(in[0], {2, -1, 3}))); },
              {distinct({4, 6, 3}, 5).set_requires_grad(true)});
@@ -320,18 +321,21 @@ TEST_CASE("cuda: conv2d (cuDNN) forward, backward-data and backward-filter match
   CHECK(relative_error(second, first) <= kTolerance);
 }
 
-TEST_CASE("cuda: batch norm (cuDNN) in training and evaluation matches the CPU, running statistics too") {
+TEST_CASE("cuda: batch norm (cuDNN), with and without ReLU, in training and evaluation matches the CPU, running "
+          "statistics too") {
   REQUIRE_GPU_OR_SKIP();
   for (const Shape shape : {Shape{16, 8, 6, 5}, Shape{32, 24}, Shape{2, 3, 1, 1}}) {
     CAPTURE(shape.str());
     const int64_t c = shape[1];
-    for (bool training : {true, false}) {
+    for (auto [training, then_relu] : {std::pair{true, false}, {false, false}, {true, true}, {false, true}}) {
       CAPTURE(training);
+      CAPTURE(then_relu);
       Tensor rm_cpu = randn({c}, 20, 0.1f), rv_cpu = add(Tensor::full({c}, 1.0f), scale(relu(randn({c}, 21)), 0.5f));
       Tensor rm_gpu = rm_cpu.to(kGpu), rv_gpu = rv_cpu.to(kGpu);
       auto bn = [&](const std::vector<Tensor>& in) {
         const bool gpu = in[0].device() == kGpu;
-        return batch_norm(in[0], in[1], in[2], gpu ? rm_gpu : rm_cpu, gpu ? rv_gpu : rv_cpu, training, 0.1f, 1e-5f);
+        return (then_relu ? batch_norm_relu : batch_norm)(in[0], in[1], in[2], gpu ? rm_gpu : rm_cpu,
+                                                          gpu ? rv_gpu : rv_cpu, training, 0.1f, 1e-5f);
       };
       compare_op("batch_norm", bn, {leaf(shape, 22, 2.0f), leaf({c}, 23), leaf({c}, 24)});
       CHECK(relative_error(rm_gpu.to(Device::cpu()), rm_cpu) <= kTolerance);

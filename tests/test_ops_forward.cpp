@@ -187,6 +187,10 @@ TEST_CASE("bad input: ops reject wrong shapes, dtypes and indices with the op's 
   CHECK_THROWS_WITH_AS(batch_norm(Tensor::zeros({1, 3}), Tensor::zeros({3}), Tensor::zeros({3}), m, v, true),
                        doctest::Contains("more than one value"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(relu(Tensor::from_labels({1})), doctest::Contains("F32"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(add_relu(Tensor::zeros({2, 3}), Tensor::zeros({3, 2})), doctest::Contains("add_relu"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(batch_norm_relu(Tensor::zeros({2, 4}), Tensor::zeros({4}), Tensor::zeros({4}), m, v, true),
+                       doctest::Contains("running_mean"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(batched_matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({2, 5, 4})),
                        doctest::Contains("batched_matmul"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(batched_matmul(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 4, 4})),

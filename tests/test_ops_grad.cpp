@@ -104,17 +104,18 @@ TEST_CASE("conv2d on an empty batch: an empty output and zero weight gradients, 
   }
 }
 
-TEST_CASE("gradcheck: batch norm 1d and 2d, training and evaluation") {
-  for (bool training : {true, false}) {
+TEST_CASE("gradcheck: batch norm 1d and 2d, training and evaluation, with and without ReLU") {
+  for (auto [training, then_relu] : {std::pair{true, false}, {false, false}, {true, true}, {false, true}}) {
     for (Shape shape : {Shape{4, 3, 3, 3}, Shape{6, 5}}) {
       CAPTURE(training);
+      CAPTURE(then_relu);
       CAPTURE(shape.str());
       const int64_t c = shape[1];
       Tensor mean = randn({c}, 20, 0.5f), var = Tensor::full({c}, 1.5f);
       auto f = [&](const V& in) {
         // Fresh running statistics each call: the check must see one function.
         Tensor m = mean.clone(), v = var.clone();
-        return batch_norm(in[0], in[1], in[2], m, v, training);
+        return (then_relu ? batch_norm_relu : batch_norm)(in[0], in[1], in[2], m, v, training, 0.1f, 1e-5f);
       };
       CHECK(gradcheck(f, {randn(shape, 21), randn({c}, 22), randn({c}, 23)}) == "");
     }
@@ -125,6 +126,8 @@ TEST_CASE("gradcheck: relu, add and scale") {
   CHECK(gradcheck([](const V& in) { return relu(in[0]); }, {distinct({3, 4, 5}, 30)}) == "");
   CHECK(gradcheck([](const V& in) { return add(in[0], in[1]); }, {randn({2, 7}, 31), randn({2, 7}, 32)}) == "");
   CHECK(gradcheck([](const V& in) { return add(in[0], in[0]); }, {randn({5}, 33)}) == "");
+  CHECK(gradcheck([](const V& in) { return add_relu(in[0], in[1]); }, {distinct({2, 7}, 35), distinct({2, 7}, 36)}) ==
+        "");
   CHECK(gradcheck([](const V& in) { return scale(in[0], -2.5f); }, {randn({4, 2}, 34)}) == "");
 }
 
@@ -198,4 +201,37 @@ TEST_CASE("gradcheck: gelu, masked softmax, embedding and permute") {
   CHECK(gradcheck([&](const V& in) { return embedding(in[0], ids); }, {randn({5, 3}, 102)}) == "");
   CHECK(gradcheck([](const V& in) { return permute(in[0], {0, 2, 1, 3}); }, {randn({2, 3, 4, 2}, 103)}) == "");
   CHECK(gradcheck([](const V& in) { return permute(in[0], {2, 0, 1}); }, {randn({2, 3, 4}, 104)}) == "");
+}
+
+namespace {
+// f's output and its inputs' gradients under a fixed cotangent, as raw floats.
+std::vector<std::vector<float>> values_and_grads(const std::function<Tensor(const V&)>& f, const V& inputs) {
+  V leaves;
+  for (const Tensor& t : inputs) leaves.push_back(t.clone().set_requires_grad(true));
+  Tensor out = f(leaves);
+  out.backward(randn(out.shape(), 77));
+  std::vector<std::vector<float>> all{out.to_vector()};
+  for (const Tensor& t : leaves) all.push_back(t.grad().to_vector());
+  return all;
+}
+}  // namespace
+
+// The fused ops exist for speed only: a ResNet's numbers must not move.
+TEST_CASE("fused batch_norm_relu and add_relu equal relu over the unfused op, bit for bit, values and gradients") {
+  for (bool training : {true, false}) {
+    CAPTURE(training);
+    // 9x9 maps: rows of 81 values, a whole 8-lane part and a tail.
+    const V in{randn({3, 4, 9, 9}, 40, 2.0f), randn({4}, 41), randn({4}, 42)};
+    auto bn = [training](bool fused) {
+      return [training, fused](const V& x) {
+        Tensor m = Tensor::full({4}, 0.2f), v = Tensor::full({4}, 1.7f);
+        return fused ? batch_norm_relu(x[0], x[1], x[2], m, v, training)
+                     : relu(batch_norm(x[0], x[1], x[2], m, v, training));
+      };
+    };
+    CHECK(values_and_grads(bn(true), in) == values_and_grads(bn(false), in));
+  }
+  const V pair{randn({2, 3, 5, 7}, 43), randn({2, 3, 5, 7}, 44)};
+  CHECK(values_and_grads([](const V& x) { return add_relu(x[0], x[1]); }, pair) ==
+        values_and_grads([](const V& x) { return relu(add(x[0], x[1])); }, pair));
 }

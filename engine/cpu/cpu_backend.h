@@ -30,6 +30,7 @@ class CpuBackend final : public Backend {
   void fill(Tensor& out, float value) override;
   void copy(Tensor& dst, const Tensor& src) override;
   void add(const Tensor& a, const Tensor& b, Tensor& out) override;
+  void add_relu(const Tensor& a, const Tensor& b, Tensor& out) override;
   void axpy(float alpha, const Tensor& x, Tensor& y) override;
   void scale(const Tensor& x, float s, Tensor& out) override;
   void relu(const Tensor& x, Tensor& out) override;
@@ -50,14 +51,14 @@ class CpuBackend final : public Backend {
                               const Window2d& g) override;
 
   void batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y, Tensor& save_mean,
-                        Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, float momentum,
-                        float eps) override;
+                        Tensor& save_invstd, Tensor& running_mean, Tensor& running_var, float momentum, float eps,
+                        bool relu) override;
   void batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
-                       const Tensor& running_mean, const Tensor& running_var, float eps) override;
-  void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma, const Tensor& save_mean,
-                           const Tensor& save_invstd, Tensor& grad_x, Tensor& grad_gamma,
+                       const Tensor& running_mean, const Tensor& running_var, float eps, bool relu) override;
+  void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out, const Tensor& gamma,
+                           const Tensor& save_mean, const Tensor& save_invstd, Tensor& grad_x, Tensor& grad_gamma,
                            Tensor& grad_beta) override;
-  void batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
+  void batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out, const Tensor& gamma,
                                 const Tensor& running_mean, const Tensor& running_var, float eps, Tensor& grad_x,
                                 Tensor& grad_gamma, Tensor& grad_beta) override;
 

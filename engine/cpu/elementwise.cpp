@@ -22,6 +22,17 @@ void CpuBackend::add(const Tensor& a, const Tensor& b, Tensor& out) {
   for (int64_t i = 0; i < n; ++i) o[i] = pa[i] + pb[i];
 }
 
+void CpuBackend::add_relu(const Tensor& a, const Tensor& b, Tensor& out) {
+  const float *pa = a.f32(), *pb = b.f32();
+  float* o = out.f32();
+  const int64_t n = out.numel();
+#pragma omp parallel for simd if (n > kParallelGrain)
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = pa[i] + pb[i];
+    o[i] = v > 0.0f ? v : 0.0f;
+  }
+}
+
 void CpuBackend::axpy(float alpha, const Tensor& x, Tensor& y) {
   const float* px = x.f32();
   float* py = y.f32();

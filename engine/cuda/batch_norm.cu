@@ -66,27 +66,37 @@ const float kOne = 1.0f, kZero = 0.0f;
 
 }  // namespace
 
+Tensor CudaBackend::masked_by_relu(const Tensor& grad, const Tensor& relu_out) {
+  if (!relu_out.defined()) return grad;
+  Tensor masked = Tensor::empty(grad.shape(), DType::F32, grad.device());
+  relu_backward(relu_out, grad, masked);
+  return masked;
+}
+
 void CudaBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                                    Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
-                                   Tensor& running_var, float momentum, float eps) {
+                                   Tensor& running_var, float momentum, float eps, bool relu) {
   const BatchNormDescriptors d(x);
   TAPER_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(
       cudnn_, CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, d.x, f32_of(x), d.x, f32_of(y), d.stats, f32_of(gamma),
       f32_of(beta), momentum, f32_of(running_mean), f32_of(running_var), cudnn_eps(eps), f32_of(save_mean),
       f32_of(save_invstd)));
+  if (relu) this->relu(y, y);
 }
 
 void CudaBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
-                                  const Tensor& running_mean, const Tensor& running_var, float eps) {
+                                  const Tensor& running_mean, const Tensor& running_var, float eps, bool relu) {
   const BatchNormDescriptors d(x);
   TAPER_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(
       cudnn_, CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, d.x, f32_of(x), d.x, f32_of(y), d.stats, f32_of(gamma),
       f32_of(beta), f32_of(running_mean), f32_of(running_var), cudnn_eps(eps)));
+  if (relu) this->relu(y, y);
 }
 
-void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
-                                      const Tensor& save_mean, const Tensor& save_invstd, Tensor& grad_x,
-                                      Tensor& grad_gamma, Tensor& grad_beta) {
+void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y_in, const Tensor& relu_out,
+                                      const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                                      Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) {
+  const Tensor grad_y = masked_by_relu(grad_y_in, relu_out);
   const BatchNormDescriptors d(x);
   // With the saved statistics given, cuDNN does not use epsilon (the saved
   // 1/sqrt(var + eps) holds it); it only checks it against its minimum.
@@ -96,9 +106,11 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, con
       f32_of(save_mean), f32_of(save_invstd)));
 }
 
-void CudaBackend::batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& gamma,
-                                           const Tensor& running_mean, const Tensor& running_var, float eps,
-                                           Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) {
+void CudaBackend::batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y_in, const Tensor& relu_out,
+                                           const Tensor& gamma, const Tensor& running_mean,
+                                           const Tensor& running_var, float eps, Tensor& grad_x, Tensor& grad_gamma,
+                                           Tensor& grad_beta) {
+  const Tensor grad_y = masked_by_relu(grad_y_in, relu_out);
   const Layout l = layout(x);
   if (l.c == 0) return;
   eval_backward_kernel<<<static_cast<unsigned>(l.c), cuda::kThreads>>>(

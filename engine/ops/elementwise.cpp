@@ -15,6 +15,17 @@ struct ReluNode : Node {
   }
 };
 
+// relu(a + b): the mask of the output, handed to both inputs.
+struct AddReluNode : Node {
+  Tensor out;  // detached, as in ReluNode
+  const char* name() const override { return "add_relu"; }
+  std::vector<Tensor> backward(const Tensor& g) override {
+    Tensor gx = Tensor::empty(g.shape(), DType::F32, g.device());
+    backend_for(g.device()).relu_backward(out, g, gx);
+    return {gx, gx};
+  }
+};
+
 struct GeluNode : Node {
   const char* name() const override { return "gelu"; }
   std::vector<Tensor> backward(const Tensor& g) override {
@@ -56,15 +67,31 @@ Tensor gelu(const Tensor& x) {
   return record(out, node);
 }
 
+namespace {
+// The output of a two-input element-wise op, once the inputs pass its checks.
+Tensor output_of_pair(const Tensor& a, const Tensor& b, const char* op) {
+  require_float(a, op, "a");
+  require_float(b, op, "b");
+  check_arg(a.shape() == b.shape(), op, "shapes " + a.shape().str() + " and " + b.shape().str() + " differ");
+  require_same_device(a, b, op);
+  return Tensor::empty(a.shape(), DType::F32, a.device());
+}
+}  // namespace
+
 Tensor add(const Tensor& a, const Tensor& b) {
-  require_float(a, "add", "a");
-  require_float(b, "add", "b");
-  check_arg(a.shape() == b.shape(), "add", "shapes " + a.shape().str() + " and " + b.shape().str() + " differ");
-  require_same_device(a, b, "add");
-  Tensor out = Tensor::empty(a.shape(), DType::F32, a.device());
+  Tensor out = output_of_pair(a, b, "add");
   backend_for(a.device()).add(a, b, out);
   auto node = std::make_shared<AddNode>();
   node->inputs = {a, b};
+  return record(out, node);
+}
+
+Tensor add_relu(const Tensor& a, const Tensor& b) {
+  Tensor out = output_of_pair(a, b, "add_relu");
+  backend_for(a.device()).add_relu(a, b, out);
+  auto node = std::make_shared<AddReluNode>();
+  node->inputs = {a, b};
+  node->out = out.detach();
   return record(out, node);
 }
 
