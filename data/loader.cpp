@@ -12,17 +12,19 @@ namespace {
 
 // Every image's HWC bytes in one [N, H, W, 3] tensor on `device`.
 Tensor upload_images(const Dataset& data, Device device) {
-  check_arg(!data.images->decodes_files(), "Loader",
-            data.name + "/" + data.split + " decodes image files: resident mode needs images held in memory");
+  check_arg(!data.images->decodes_files(), "Loader", [&] {
+    return data.name + "/" + data.split + " decodes image files: resident mode needs images held in memory";
+  });
   const Image first = data.images->image(0);
   const int64_t h = first.height, w = first.width, per_image = h * w * 3;
   Tensor host = Tensor::empty({data.size(), h, w, 3}, DType::U8);
   for (int64_t i = 0; i < data.size(); ++i) {
     const Image im = i == 0 ? first : data.images->image(i);
-    check_arg(im.height == h && im.width == w && im.channels == 3, "Loader",
-              data.name + "/" + data.split + " image " + std::to_string(i) + " is " + std::to_string(im.height) + "x" +
-                  std::to_string(im.width) + "x" + std::to_string(im.channels) + ", resident mode needs every image " +
-                  std::to_string(h) + "x" + std::to_string(w) + " RGB");
+    check_arg(im.height == h && im.width == w && im.channels == 3, "Loader", [&] {
+      return data.name + "/" + data.split + " image " + std::to_string(i) + " is " + std::to_string(im.height) + "x" +
+             std::to_string(im.width) + "x" + std::to_string(im.channels) + ", resident mode needs every image " +
+             std::to_string(h) + "x" + std::to_string(w) + " RGB";
+    });
     std::memcpy(host.u8() + i * per_image, im.pixels.data(), per_image);
   }
   return host.to(device);
@@ -32,13 +34,15 @@ Tensor upload_images(const Dataset& data, Device device) {
 
 Loader::Loader(std::shared_ptr<const Dataset> data, LoaderOptions options, Transform transform)
     : data_(std::move(data)), options_(options), transform_(std::move(transform)) {
-  check_arg(data_ && data_->size() > 0, "Loader",
-            "no images in " + (data_ ? data_->name + "/" + data_->split : std::string("a null dataset")));
+  check_arg(data_ && data_->size() > 0, "Loader", [&] {
+    return "no images in " + (data_ ? data_->name + "/" + data_->split : std::string("a null dataset"));
+  });
   check_arg(options.batch_size > 0 && options.workers > 0 && options.prefetch > 0, "Loader",
             "batch_size, workers and prefetch must be positive");
-  check_arg(!options.drop_last || data_->size() >= options.batch_size, "Loader",
-            "batch " + std::to_string(options.batch_size) + " exceeds the " + std::to_string(data_->size()) +
-                " images of " + data_->name + "/" + data_->split);
+  check_arg(!options.drop_last || data_->size() >= options.batch_size, "Loader", [&] {
+    return "batch " + std::to_string(options.batch_size) + " exceeds the " + std::to_string(data_->size()) +
+           " images of " + data_->name + "/" + data_->split;
+  });
   if (options_.resident) resident_images_ = upload_images(*data_, options_.resident->device);
 }
 
@@ -65,8 +69,8 @@ void Loader::start_epoch(int64_t epoch) {
   epoch_ = epoch;
   order_ = epoch_order(epoch);
   for (int64_t i : order_) {
-    check_arg(0 <= i && i < data_->size(), "Loader", "epoch order names image " + std::to_string(i) + " of " +
-                                                        std::to_string(data_->size()));
+    check_arg(0 <= i && i < data_->size(), "Loader",
+              [&] { return "epoch order names image " + std::to_string(i) + " of " + std::to_string(data_->size()); });
   }
   ready_.clear();
   error_ = nullptr;

@@ -27,7 +27,8 @@ Dataset select_images(const Dataset& data, const std::vector<int64_t>& indices) 
   out.split = data.split;
   out.meta = data.meta;
   for (int64_t i : indices) {
-    check_arg(0 <= i && i < data.size(), "select_images", "index " + std::to_string(i) + " out of range");
+    check_arg(0 <= i && i < data.size(), "select_images",
+              [&] { return "index " + std::to_string(i) + " out of range"; });
     out.labels.push_back(data.labels[i]);
     out.domains.push_back(data.domains.empty() ? 0 : data.domains[i]);
   }
@@ -37,8 +38,9 @@ Dataset select_images(const Dataset& data, const std::vector<int64_t>& indices) 
 
 Dataset subset(const Dataset& data, int64_t classes, int64_t per_class) {
   const int64_t total = data.meta.num_classes();
-  check_arg(classes >= 0 && classes <= total, "subset",
-            "asked for " + std::to_string(classes) + " classes, " + data.name + " has " + std::to_string(total));
+  check_arg(classes >= 0 && classes <= total, "subset", [&] {
+    return "asked for " + std::to_string(classes) + " classes, " + data.name + " has " + std::to_string(total);
+  });
   const int64_t kept = classes == 0 ? total : classes;
   // The per-class budget is split evenly over the domains, so that a limited
   // PACS subset still holds every domain (its files are stored domain by domain).

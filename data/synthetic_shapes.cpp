@@ -43,8 +43,9 @@ ImageBatch make_synthetic_shapes(int64_t count, int64_t size, uint64_t seed, flo
 
 ImageBatch slice(const ImageBatch& batch, int64_t begin, int64_t end) {
   const int64_t n = batch.images.size(0);
-  check_arg(0 <= begin && begin < end && end <= n, "slice", "rows [" + std::to_string(begin) + ", " +
-                                                                 std::to_string(end) + ") of " + std::to_string(n));
+  check_arg(0 <= begin && begin < end && end <= n, "slice", [&] {
+    return "rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of " + std::to_string(n);
+  });
   Shape shape = batch.images.shape();
   shape.dims[0] = end - begin;
   ImageBatch out{Tensor::empty(shape), Tensor::empty({end - begin}, DType::I64)};

@@ -47,12 +47,14 @@ TaskSampler::TaskSampler(const ClassMetadata& meta, TaskSamplerOptions options,
                          std::vector<std::vector<int64_t>> nearest)
     : meta_(meta), options_(options), nearest_(std::move(nearest)) {
   const int64_t n = meta.num_classes();
-  check_arg(1 <= options.k_min && options.k_min <= options.k_max && options.k_max <= n, "TaskSampler",
-            "need 1 <= k_min <= k_max <= " + std::to_string(n) + " classes, got [" + std::to_string(options.k_min) +
-                ", " + std::to_string(options.k_max) + "]");
+  check_arg(1 <= options.k_min && options.k_min <= options.k_max && options.k_max <= n, "TaskSampler", [&] {
+    return "need 1 <= k_min <= k_max <= " + std::to_string(n) + " classes, got [" + std::to_string(options.k_min) +
+           ", " + std::to_string(options.k_max) + "]";
+  });
   if (options.kind == TaskKind::WordNetNearest) {
-    check_arg(static_cast<int64_t>(nearest_.size()) == n, "TaskSampler",
-              "wordnet-nearest needs a neighbour list for each of the " + std::to_string(n) + " classes");
+    check_arg(static_cast<int64_t>(nearest_.size()) == n, "TaskSampler", [&] {
+      return "wordnet-nearest needs a neighbour list for each of the " + std::to_string(n) + " classes";
+    });
   }
   if (options.kind == TaskKind::SuperCategory) {
     check_arg(static_cast<int64_t>(meta.super_of_class.size()) == n && !meta.super_names.empty(), "TaskSampler",
@@ -66,7 +68,8 @@ TaskSampler::TaskSampler(const ClassMetadata& meta, TaskSamplerOptions options,
 }
 
 Task TaskSampler::sample(int64_t label, int64_t domain, Generator& gen) const {
-  check_arg(0 <= label && label < meta_.num_classes(), "TaskSampler", "label " + std::to_string(label) + " out of range");
+  check_arg(0 <= label && label < meta_.num_classes(), "TaskSampler",
+            [&] { return "label " + std::to_string(label) + " out of range"; });
   const int64_t k = options_.k_min + static_cast<int64_t>(gen.below(options_.k_max - options_.k_min + 1));
   Task task;
   switch (options_.kind) {

@@ -91,7 +91,7 @@ void accumulate(Tensor& slot, Tensor&& g) {
 void run_backward(const Tensor& root, const Tensor& seed) {
   check_arg(root.requires_grad(), "backward", "tensor does not require grad and has no grad_fn");
   check_arg(seed.shape() == root.shape(), "backward",
-            "seed gradient shape " + seed.shape().str() + " != output shape " + root.shape().str());
+            [&] { return "seed gradient shape " + seed.shape().str() + " != output shape " + root.shape().str(); });
   NoGradGuard no_grad;  // backward functions are not themselves recorded
   std::unordered_map<TensorImpl*, Tensor> pending;
   pending[root.impl()] = seed;

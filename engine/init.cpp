@@ -5,7 +5,8 @@
 namespace taper {
 
 int64_t fan(const Tensor& weight, FanMode mode) {
-  check_arg(weight.ndim() >= 2, "fan", "weight needs at least 2 dimensions, got " + weight.shape().str());
+  check_arg(weight.ndim() >= 2, "fan",
+            [&] { return "weight needs at least 2 dimensions, got " + weight.shape().str(); });
   int64_t receptive = 1;
   for (int i = 2; i < weight.ndim(); ++i) receptive *= weight.size(i);
   return (mode == FanMode::FanIn ? weight.size(1) : weight.size(0)) * receptive;

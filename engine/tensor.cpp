@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <sstream>
 #include <stdexcept>
 
 #include "engine/autograd.h"
@@ -11,8 +10,8 @@
 
 namespace taper {
 
-void check_arg(bool cond, const char* op, const std::string& message) {
-  if (!cond) throw std::invalid_argument(std::string(op) + ": " + message);
+void reject_arg(const char* op, const std::string& message) {
+  throw std::invalid_argument(std::string(op) + ": " + message);
 }
 
 // ---- Shape ----
@@ -20,18 +19,20 @@ void check_arg(bool cond, const char* op, const std::string& message) {
 Shape::Shape(std::initializer_list<int64_t> extents) : Shape(std::vector<int64_t>(extents)) {}
 
 Shape::Shape(const std::vector<int64_t>& extents) {
-  check_arg(extents.size() <= kMaxDims, "Shape",
-            "at most " + std::to_string(kMaxDims) + " dimensions, got " + std::to_string(extents.size()));
+  check_arg(extents.size() <= kMaxDims, "Shape", [&] {
+    return "at most " + std::to_string(kMaxDims) + " dimensions, got " + std::to_string(extents.size());
+  });
   ndim = static_cast<int>(extents.size());
   for (int i = 0; i < ndim; ++i) {
-    check_arg(extents[i] >= 0, "Shape", "negative extent " + std::to_string(extents[i]));
+    check_arg(extents[i] >= 0, "Shape", [&] { return "negative extent " + std::to_string(extents[i]); });
     dims[i] = extents[i];
   }
 }
 
 int64_t Shape::operator[](int i) const {
   int j = i < 0 ? i + ndim : i;
-  check_arg(j >= 0 && j < ndim, "Shape", "dimension " + std::to_string(i) + " out of range for " + str());
+  check_arg(j >= 0 && j < ndim, "Shape",
+            [&] { return "dimension " + std::to_string(i) + " out of range for " + str(); });
   return dims[j];
 }
 
@@ -44,11 +45,9 @@ int64_t Shape::numel() const {
 std::vector<int64_t> Shape::to_vector() const { return {dims.begin(), dims.begin() + ndim}; }
 
 std::string Shape::str() const {
-  std::ostringstream s;
-  s << "[";
-  for (int i = 0; i < ndim; ++i) s << (i ? ", " : "") << dims[i];
-  s << "]";
-  return s.str();
+  std::string s = "[";
+  for (int i = 0; i < ndim; ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + "]";
 }
 
 bool Shape::operator==(const Shape& other) const {
@@ -91,7 +90,7 @@ Tensor Tensor::full(const Shape& shape, float value, Device device) {
 
 Tensor Tensor::from_vector(const std::vector<float>& values, const Shape& shape) {
   check_arg(static_cast<int64_t>(values.size()) == shape.numel(), "from_vector",
-            std::to_string(values.size()) + " values for shape " + shape.str());
+            [&] { return std::to_string(values.size()) + " values for shape " + shape.str(); });
   Tensor t = empty(shape);
   std::memcpy(t.data_ptr(), values.data(), t.nbytes());
   return t;
@@ -150,7 +149,7 @@ Tensor Tensor::grad() const { return Tensor(checked().grad); }
 
 void Tensor::set_grad(const Tensor& g) {
   check_arg(!g.defined() || g.shape() == shape(), "set_grad",
-            "gradient shape " + (g.defined() ? g.shape().str() : "") + " != " + shape().str());
+            [&] { return "gradient shape " + (g.defined() ? g.shape().str() : "") + " != " + shape().str(); });
   checked().grad = g.impl_ptr();
 }
 
@@ -159,7 +158,7 @@ void Tensor::zero_grad() { checked().grad.reset(); }
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked().grad_fn; }
 
 void Tensor::backward() const {
-  check_arg(numel() == 1, "backward", "implicit seed needs a one-element output, got " + shape().str());
+  check_arg(numel() == 1, "backward", [&] { return "implicit seed needs a one-element output, got " + shape().str(); });
   run_backward(*this, Tensor::full(shape(), 1.0f, device()));
 }
 
@@ -182,9 +181,10 @@ Tensor Tensor::clone() const {
 }
 
 void Tensor::copy_from(const Tensor& src) {
-  check_arg(src.shape() == shape() && src.dtype() == dtype(), "copy_from",
-            "source " + src.shape().str() + " " + dtype_name(src.dtype()) + " vs destination " + shape().str() +
-                " " + dtype_name(dtype()));
+  check_arg(src.shape() == shape() && src.dtype() == dtype(), "copy_from", [&] {
+    return "source " + src.shape().str() + " " + dtype_name(src.dtype()) + " vs destination " + shape().str() + " " +
+           dtype_name(dtype());
+  });
   if (src.device() == device()) {
     copy_bytes(*this, src);
   } else if (device().is_cpu()) {
@@ -206,7 +206,7 @@ Tensor Tensor::to(Device target) const {
 void Tensor::fill(float value) { fill_value(*this, value); }
 
 float Tensor::item() const {
-  check_arg(numel() == 1, "item", "tensor has " + std::to_string(numel()) + " elements");
+  check_arg(numel() == 1, "item", [&] { return "tensor has " + std::to_string(numel()) + " elements"; });
   const Tensor host = to(Device::cpu());
   return dtype() == DType::I64 ? static_cast<float>(host.i64()[0]) : host.f32()[0];
 }

@@ -89,11 +89,13 @@ Tensor BertEncoder::forward(const TensorMap& w, const Tensor& ids, const Tensor&
             "mask must be F32 [B, L]");
   const int64_t batch = mask.size(0), length = mask.size(1);
   check_arg(ids.defined() && ids.dtype() == DType::I64 && ids.ndim() == 1 && ids.size(0) == batch * length,
-            "BertEncoder", "ids must be I64 [B*L] = [" + std::to_string(batch * length) + "] for mask " +
-                               mask.shape().str());
-  check_arg(length <= config_.max_positions, "BertEncoder",
-            "sequences of " + std::to_string(length) + " tokens exceed the " + std::to_string(config_.max_positions) +
-                " positions");
+            "BertEncoder", [&] {
+              return "ids must be I64 [B*L] = [" + std::to_string(batch * length) + "] for mask " + mask.shape().str();
+            });
+  check_arg(length <= config_.max_positions, "BertEncoder", [&] {
+    return "sequences of " + std::to_string(length) + " tokens exceed the " + std::to_string(config_.max_positions) +
+           " positions";
+  });
   const Tensor types = Tensor::zeros({batch * length}, DType::I64);
   Tensor h = add(add(embedding(w.at("embeddings.word_embeddings.weight"), ids),
                      embedding(w.at("embeddings.position_embeddings.weight"), position_ids(batch, length))),
@@ -112,8 +114,9 @@ Tensor BertEncoder::forward(const TensorMap& w, const Tensor& ids, const Tensor&
 // The mean is a product with per-sequence weights mask / count: [B, 1, L] x [B, L, D].
 Tensor mean_pool_normalized(const Tensor& hidden, const Tensor& mask) {
   const int64_t batch = mask.size(0), length = mask.size(1);
-  check_arg(hidden.ndim() == 2 && hidden.size(0) == batch * length, "mean_pool_normalized",
-            "hidden " + hidden.shape().str() + " does not hold mask " + mask.shape().str() + "'s tokens");
+  check_arg(hidden.ndim() == 2 && hidden.size(0) == batch * length, "mean_pool_normalized", [&] {
+    return "hidden " + hidden.shape().str() + " does not hold mask " + mask.shape().str() + "'s tokens";
+  });
   Tensor weights = Tensor::empty({batch, 1, length});
   for (int64_t b = 0; b < batch; ++b) {
     double count = 0.0;

@@ -6,7 +6,7 @@ namespace taper {
 
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   check_arg(logits.ndim() == 2 && labels.numel() == logits.size(0), "count_correct",
-            "logits " + logits.shape().str() + " vs labels " + labels.shape().str());
+            [&] { return "logits " + logits.shape().str() + " vs labels " + labels.shape().str(); });
   const int64_t rows = logits.size(0), cols = logits.size(1);
   const Tensor host = logits.to(Device::cpu());
   const std::vector<int64_t> truth = labels.to_labels();

@@ -81,7 +81,8 @@ std::vector<Tensor> TinyCnn::parameter_list() {
 void fit(TinyCnn& model, const ImageBatch& train, const FitOptions& o,
          const std::function<void(const EpochReport&)>& progress) {
   const int64_t n = train.images.size(0), steps = n / o.batch;  // drop the last partial batch
-  check_arg(steps > 0, "fit", "batch " + std::to_string(o.batch) + " exceeds the " + std::to_string(n) + " images");
+  check_arg(steps > 0, "fit",
+            [&] { return "batch " + std::to_string(o.batch) + " exceeds the " + std::to_string(n) + " images"; });
   Sgd opt(model.parameter_list(), SgdHyper{o.lr, o.momentum, 0.0f, o.weight_decay, false});
   LrSchedule schedule;
   schedule.kind = LrSchedule::Kind::Cosine;

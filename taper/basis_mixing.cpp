@@ -11,7 +11,8 @@ MixerLayout make_mixer_layout(const ResNet& net, const std::string& mixers, cons
   MixerLayout layout;
   layout.block_of_stage.assign(stages + 2, 0);
   if (mixers == "single") return layout;
-  check_arg(mixers == "block", "mixer layout", "taper.mixers must be block or single, got '" + mixers + "'");
+  check_arg(mixers == "block", "mixer layout",
+            [&] { return "taper.mixers must be block or single, got '" + mixers + "'"; });
   // Stage s (1..S) gets block s-1, or s when the stem has a block of its own.
   const int offset = stem == "own" ? 1 : 0;
   for (int s = 1; s <= stages; ++s) layout.block_of_stage[s] = s - 1 + offset;
@@ -35,8 +36,9 @@ std::vector<Tensor> copies_of(const Bases& bases, bool params, const std::string
 
 TensorMap mix_parameters(const ResNet& net, const MixerLayout& layout, const Bases& bases,
                          const std::vector<Tensor>& alpha) {
-  check_arg(static_cast<int>(alpha.size()) == layout.num_blocks, "mix_parameters",
-            std::to_string(alpha.size()) + " mixers for " + std::to_string(layout.num_blocks) + " blocks");
+  check_arg(static_cast<int>(alpha.size()) == layout.num_blocks, "mix_parameters", [&] {
+    return std::to_string(alpha.size()) + " mixers for " + std::to_string(layout.num_blocks) + " blocks";
+  });
   TensorMap mixed;
   for (const TensorSpec& spec : net.parameters()) {
     mixed[spec.name] = mix(alpha[layout.block_of(spec)], copies_of(bases, true, spec.name));

@@ -13,7 +13,7 @@ Tensor task_mask(const std::vector<std::vector<int64_t>>& row_tasks, int64_t num
   Tensor mask = Tensor::full({rows, num_classes}, -1e9f);
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c : row_tasks[r]) {
-      check_arg(0 <= c && c < num_classes, "task_mask", "class " + std::to_string(c) + " out of range");
+      check_arg(0 <= c && c < num_classes, "task_mask", [&] { return "class " + std::to_string(c) + " out of range"; });
       mask.f32()[r * num_classes + c] = 0.0f;
     }
   }
@@ -44,7 +44,8 @@ void select_classifier_rows(TensorMap& params, const std::vector<int64_t>& task_
   Tensor ws = Tensor::empty({k, features}), bs = Tensor::empty({k});
   for (int64_t i = 0; i < k; ++i) {
     const int64_t c = task_classes[i];
-    check_arg(0 <= c && c < w.size(0), "select_classifier_rows", "class " + std::to_string(c) + " out of range");
+    check_arg(0 <= c && c < w.size(0), "select_classifier_rows",
+              [&] { return "class " + std::to_string(c) + " out of range"; });
     std::memcpy(ws.f32() + i * features, w.f32() + c * features, features * sizeof(float));
     bs.f32()[i] = b.f32()[c];
   }

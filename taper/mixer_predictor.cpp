@@ -47,8 +47,9 @@ TensorMap MixerPredictor::init_buffers() const {
 
 Tensor MixerPredictor::logits(const TensorMap& params, TensorMap& buffers, const Tensor& descriptions,
                               bool training) const {
-  check_arg(descriptions.ndim() == 2 && descriptions.size(1) == dim_, "MixerPredictor",
-            "descriptions must be [G, " + std::to_string(dim_) + "], got " + descriptions.shape().str());
+  check_arg(descriptions.ndim() == 2 && descriptions.size(1) == dim_, "MixerPredictor", [&] {
+    return "descriptions must be [G, " + std::to_string(dim_) + "], got " + descriptions.shape().str();
+  });
   Tensor h = descriptions;
   for (int i = 0; i < kLayers; ++i) {
     h = linear(h, params.at(layer(i, "weight")), params.at(layer(i, "bias")));

@@ -16,9 +16,10 @@ MixedNetwork mix_for_task(const Experiment& exp, const TaperModel& model, const 
 
 MixedNetwork mix_for_description(const Experiment& exp, const TaperModel& model, const std::vector<float>& description) {
   NoGradGuard no_grad;
-  check_arg(static_cast<int64_t>(description.size()) == exp.predictor.description_dim(), "personalize",
-            "a description of " + std::to_string(description.size()) + " values; the mixer predictor reads " +
-                std::to_string(exp.predictor.description_dim()));
+  check_arg(static_cast<int64_t>(description.size()) == exp.predictor.description_dim(), "personalize", [&] {
+    return "a description of " + std::to_string(description.size()) + " values; the mixer predictor reads " +
+           std::to_string(exp.predictor.description_dim());
+  });
   TensorMap pred_buffers = model.predictor_buffers;
   const Tensor d = Tensor::from_vector(description, {1, static_cast<int64_t>(description.size())}).to(exp.device);
   MixedNetwork m;

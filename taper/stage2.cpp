@@ -14,9 +14,10 @@
 namespace taper {
 
 std::vector<int64_t> shard_classes(int64_t num_classes, int64_t shard, int64_t shards) {
-  check_arg(0 <= shard && shard < shards && shards <= num_classes, "shard_classes",
-            "shard " + std::to_string(shard) + " of " + std::to_string(shards) + " over " +
-                std::to_string(num_classes) + " classes");
+  check_arg(0 <= shard && shard < shards && shards <= num_classes, "shard_classes", [&] {
+    return "shard " + std::to_string(shard) + " of " + std::to_string(shards) + " over " + std::to_string(num_classes) +
+           " classes";
+  });
   std::vector<int64_t> classes;
   for (int64_t c = shard * num_classes / shards; c < (shard + 1) * num_classes / shards; ++c) classes.push_back(c);
   return classes;

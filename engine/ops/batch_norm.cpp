@@ -38,8 +38,9 @@ struct BatchNormEvalNode : Node {
 
 void check_stats(const Tensor& t, int64_t channels, const char* what) {
   require_float(t, "batch_norm", what, 1);
-  check_arg(t.size(0) == channels, "batch_norm",
-            std::string(what) + " " + t.shape().str() + " does not match " + std::to_string(channels) + " channels");
+  check_arg(t.size(0) == channels, "batch_norm", [&] {
+    return std::string(what) + " " + t.shape().str() + " does not match " + std::to_string(channels) + " channels";
+  });
 }
 
 // batch_norm, then relu when asked (one pass; the node keeps the output for
@@ -47,7 +48,8 @@ void check_stats(const Tensor& t, int64_t channels, const char* what) {
 Tensor normalize(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean, Tensor& running_var,
                  bool training, float momentum, float eps, bool relu) {
   require_float(x, "batch_norm", "input");
-  check_arg(x.ndim() == 2 || x.ndim() == 4, "batch_norm", "input must be [N, C] or [N, C, H, W], got " + x.shape().str());
+  check_arg(x.ndim() == 2 || x.ndim() == 4, "batch_norm",
+            [&] { return "input must be [N, C] or [N, C, H, W], got " + x.shape().str(); });
   const int64_t channels = x.size(1);
   check_stats(gamma, channels, "weight");
   check_stats(beta, channels, "bias");
@@ -66,7 +68,7 @@ Tensor normalize(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tenso
     return record(y, node);
   }
   check_arg(x.numel() / channels > 1, "batch_norm",
-            "training needs more than one value per channel, got input " + x.shape().str());
+            [&] { return "training needs more than one value per channel, got input " + x.shape().str(); });
   auto node = std::make_shared<BatchNormNode>();
   node->save_mean = Tensor::empty(Shape{channels}, DType::F32, x.device());
   node->save_invstd = Tensor::empty(Shape{channels}, DType::F32, x.device());

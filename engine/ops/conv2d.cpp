@@ -48,18 +48,22 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
   require_float(x, "conv2d", "input", 4);
   require_float(weight, "conv2d", "weight", 4);
   require_same_device(x, weight, "conv2d");
-  check_arg(options.stride >= 1 && options.padding >= 0, "conv2d",
-            "stride must be >= 1 and padding >= 0, got stride " + std::to_string(options.stride) + " padding " +
-                std::to_string(options.padding));
-  check_arg(x.size(1) == weight.size(1), "conv2d",
-            "input " + x.shape().str() + " has " + std::to_string(x.size(1)) + " channels, weight " +
-                weight.shape().str() + " expects " + std::to_string(weight.size(1)));
+  check_arg(options.stride >= 1 && options.padding >= 0, "conv2d", [&] {
+    return "stride must be >= 1 and padding >= 0, got stride " + std::to_string(options.stride) + " padding " +
+           std::to_string(options.padding);
+  });
+  check_arg(x.size(1) == weight.size(1), "conv2d", [&] {
+    return "input " + x.shape().str() + " has " + std::to_string(x.size(1)) + " channels, weight " +
+           weight.shape().str() + " expects " + std::to_string(weight.size(1));
+  });
   if (bias.defined()) {
     require_float(bias, "conv2d", "bias", 1);
-    check_arg(bias.size(0) == weight.size(0), "conv2d", "bias " + bias.shape().str() + " vs weight " + weight.shape().str());
+    check_arg(bias.size(0) == weight.size(0), "conv2d",
+              [&] { return "bias " + bias.shape().str() + " vs weight " + weight.shape().str(); });
   }
   check_arg(x.size(2) + 2 * options.padding >= weight.size(2) && x.size(3) + 2 * options.padding >= weight.size(3),
-            "conv2d", "kernel " + weight.shape().str() + " larger than padded input " + x.shape().str());
+            "conv2d",
+            [&] { return "kernel " + weight.shape().str() + " larger than padded input " + x.shape().str(); });
   const Window2d g = conv_window(x, weight, options);
   Tensor y = Tensor::empty(Shape{g.n, g.c_out, g.h_out, g.w_out}, DType::F32, x.device());
   backend_for(x.device()).conv2d_forward(x, weight, bias, y, g);

@@ -72,7 +72,8 @@ namespace {
 Tensor output_of_pair(const Tensor& a, const Tensor& b, const char* op) {
   require_float(a, op, "a");
   require_float(b, op, "b");
-  check_arg(a.shape() == b.shape(), op, "shapes " + a.shape().str() + " and " + b.shape().str() + " differ");
+  check_arg(a.shape() == b.shape(), op,
+            [&] { return "shapes " + a.shape().str() + " and " + b.shape().str() + " differ"; });
   require_same_device(a, b, op);
   return Tensor::empty(a.shape(), DType::F32, a.device());
 }
@@ -106,7 +107,7 @@ Tensor scale(const Tensor& x, float s) {
 }
 
 void add_inplace(Tensor& dst, const Tensor& src) {
-  check_arg(dst.shape() == src.shape(), "add_inplace", dst.shape().str() + " += " + src.shape().str());
+  check_arg(dst.shape() == src.shape(), "add_inplace", [&] { return dst.shape().str() + " += " + src.shape().str(); });
   backend_for(dst.device()).axpy(1.0f, src, dst);
 }
 

@@ -83,7 +83,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   require_float(a, "matmul", "a", 2);
   require_float(b, "matmul", "b", 2);
   require_same_device(a, b, "matmul");
-  check_arg(a.size(1) == b.size(0), "matmul", "inner extents differ: " + a.shape().str() + " x " + b.shape().str());
+  check_arg(a.size(1) == b.size(0), "matmul",
+            [&] { return "inner extents differ: " + a.shape().str() + " x " + b.shape().str(); });
   Tensor out = Tensor::empty(Shape{a.size(0), b.size(1)}, DType::F32, a.device());
   backend_for(a.device()).gemm(false, false, 1.0f, a, b, 0.0f, out);
   auto node = std::make_shared<MatmulNode>();
@@ -97,9 +98,10 @@ Tensor batched_matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans
   require_same_device(a, b, "batched_matmul");
   const int64_t m = trans_a ? a.size(2) : a.size(1), k = trans_a ? a.size(1) : a.size(2);
   const int64_t kb = trans_b ? b.size(2) : b.size(1), n = trans_b ? b.size(1) : b.size(2);
-  check_arg(a.size(0) == b.size(0) && k == kb, "batched_matmul",
-            "cannot multiply " + a.shape().str() + (trans_a ? "^T" : "") + " by " + b.shape().str() +
-                (trans_b ? "^T" : "") + " (batch and inner extents must agree)");
+  check_arg(a.size(0) == b.size(0) && k == kb, "batched_matmul", [&] {
+    return "cannot multiply " + a.shape().str() + (trans_a ? "^T" : "") + " by " + b.shape().str() +
+           (trans_b ? "^T" : "") + " (batch and inner extents must agree)";
+  });
   Tensor out = Tensor::empty(Shape{a.size(0), m, n}, DType::F32, a.device());
   backend_for(a.device()).gemm_batched(trans_a, trans_b, 1.0f, a, b, 0.0f, out);
   auto node = std::make_shared<BatchedMatmulNode>();
@@ -113,12 +115,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   require_float(x, "linear", "input", 2);
   require_float(weight, "linear", "weight", 2);
   require_same_device(x, weight, "linear");
-  check_arg(x.size(1) == weight.size(1), "linear",
-            "input " + x.shape().str() + " does not match weight " + weight.shape().str() + " [out, in]");
+  check_arg(x.size(1) == weight.size(1), "linear", [&] {
+    return "input " + x.shape().str() + " does not match weight " + weight.shape().str() + " [out, in]";
+  });
   if (bias.defined()) {
     require_float(bias, "linear", "bias", 1);
     check_arg(bias.size(0) == weight.size(0), "linear",
-              "bias " + bias.shape().str() + " does not match weight " + weight.shape().str());
+              [&] { return "bias " + bias.shape().str() + " does not match weight " + weight.shape().str(); });
   }
   Tensor out = Tensor::empty(Shape{x.size(0), weight.size(0)}, DType::F32, x.device());
   Backend& be = backend_for(x.device());

@@ -29,13 +29,14 @@ Tensor mix(const Tensor& alpha, const std::vector<Tensor>& bases) {
   require_float(alpha, "mix", "alpha", 1);
   check_arg(!bases.empty(), "mix", "needs at least one basis");
   check_arg(alpha.size(0) == static_cast<int64_t>(bases.size()), "mix",
-            "alpha " + alpha.shape().str() + " for " + std::to_string(bases.size()) + " bases");
+            [&] { return "alpha " + alpha.shape().str() + " for " + std::to_string(bases.size()) + " bases"; });
   for (size_t q = 0; q < bases.size(); ++q) {
     require_float(bases[q], "mix", "basis");
     require_same_device(alpha, bases[q], "mix");
-    check_arg(bases[q].shape() == bases[0].shape(), "mix",
-              "basis " + std::to_string(q) + " has shape " + bases[q].shape().str() + ", basis 0 has " +
-                  bases[0].shape().str());
+    check_arg(bases[q].shape() == bases[0].shape(), "mix", [&] {
+      return "basis " + std::to_string(q) + " has shape " + bases[q].shape().str() + ", basis 0 has " +
+             bases[0].shape().str();
+    });
   }
   Tensor out = Tensor::empty(bases[0].shape(), DType::F32, alpha.device());
   backend_for(alpha.device()).mix(alpha, bases, out);

@@ -38,9 +38,10 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, floa
   require_float(beta, "layer_norm", "bias", 1);
   require_same_device(x, gamma, "layer_norm");
   require_same_device(x, beta, "layer_norm");
-  check_arg(x.size(1) > 0 && gamma.size(0) == x.size(1) && beta.size(0) == x.size(1), "layer_norm",
-            "weight " + gamma.shape().str() + " and bias " + beta.shape().str() + " must be [D] for input " +
-                x.shape().str() + " [N, D], D > 0");
+  check_arg(x.size(1) > 0 && gamma.size(0) == x.size(1) && beta.size(0) == x.size(1), "layer_norm", [&] {
+    return "weight " + gamma.shape().str() + " and bias " + beta.shape().str() + " must be [D] for input " +
+           x.shape().str() + " [N, D], D > 0";
+  });
   check_arg(eps > 0.0f, "layer_norm", "eps must be positive");
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
   auto node = std::make_shared<LayerNormNode>();

@@ -29,9 +29,10 @@ Tensor permute(const Tensor& x, const std::vector<int>& dims) {
   std::sort(sorted.begin(), sorted.end());
   bool is_permutation = static_cast<int>(dims.size()) == nd;
   for (int i = 0; is_permutation && i < nd; ++i) is_permutation = sorted[i] == i;
-  check_arg(is_permutation, "permute",
-            "dims " + dims_str(dims) + " are not a permutation of the " + std::to_string(nd) + " axes of " +
-                x.shape().str());
+  check_arg(is_permutation, "permute", [&] {
+    return "dims " + dims_str(dims) + " are not a permutation of the " + std::to_string(nd) + " axes of " +
+           x.shape().str();
+  });
   std::vector<int64_t> extents(nd);
   auto node = std::make_shared<PermuteNode>();
   node->inverse.resize(nd);

@@ -29,11 +29,12 @@ struct GlobalAvgPoolNode : Node {
 
 Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
   require_float(x, "max_pool2d", "input", 4);
-  check_arg(kernel >= 1 && stride >= 1 && padding >= 0 && 2 * padding <= kernel, "max_pool2d",
-            "need kernel >= 1, stride >= 1, 0 <= padding <= kernel / 2; got kernel " + std::to_string(kernel) +
-                " stride " + std::to_string(stride) + " padding " + std::to_string(padding));
+  check_arg(kernel >= 1 && stride >= 1 && padding >= 0 && 2 * padding <= kernel, "max_pool2d", [&] {
+    return "need kernel >= 1, stride >= 1, 0 <= padding <= kernel / 2; got kernel " + std::to_string(kernel) +
+           " stride " + std::to_string(stride) + " padding " + std::to_string(padding);
+  });
   check_arg(x.size(2) + 2 * padding >= kernel && x.size(3) + 2 * padding >= kernel, "max_pool2d",
-            "window " + std::to_string(kernel) + " larger than padded input " + x.shape().str());
+            [&] { return "window " + std::to_string(kernel) + " larger than padded input " + x.shape().str(); });
   Window2d g;
   g.n = x.size(0);
   g.c_in = g.c_out = x.size(1);
@@ -56,7 +57,7 @@ Tensor max_pool2d(const Tensor& x, int kernel, int stride, int padding) {
 
 Tensor global_avg_pool(const Tensor& x) {
   require_float(x, "global_avg_pool", "input", 4);
-  check_arg(x.size(2) * x.size(3) > 0, "global_avg_pool", "empty spatial extent in " + x.shape().str());
+  check_arg(x.size(2) * x.size(3) > 0, "global_avg_pool", [&] { return "empty spatial extent in " + x.shape().str(); });
   Tensor y = Tensor::empty(Shape{x.size(0), x.size(1)}, DType::F32, x.device());
   backend_for(x.device()).global_avg_pool_forward(x, y);
   auto node = std::make_shared<GlobalAvgPoolNode>();

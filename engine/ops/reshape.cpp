@@ -33,12 +33,14 @@ Tensor reshape(const Tensor& x, const std::vector<int64_t>& requested) {
   }
   if (infer >= 0) {
     check_arg(known > 0 && x.numel() % known == 0, "reshape",
-              "cannot infer the -1 extent for input " + x.shape().str());
+              [&] { return "cannot infer the -1 extent for input " + x.shape().str(); });
     extents[infer] = x.numel() / known;
   }
   const Shape target(extents);
-  check_arg(target.numel() == x.numel(), "reshape",
-            "shape " + target.str() + " does not hold the " + std::to_string(x.numel()) + " elements of " + x.shape().str());
+  check_arg(target.numel() == x.numel(), "reshape", [&] {
+    return "shape " + target.str() + " does not hold the " + std::to_string(x.numel()) + " elements of " +
+           x.shape().str();
+  });
   Tensor out = view(x, target);
   auto node = std::make_shared<ReshapeNode>();
   node->inputs = {x};

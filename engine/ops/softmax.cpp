@@ -44,7 +44,7 @@ struct CrossEntropyNode : Node {
 Tensor softmax_impl(const Tensor& x, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
   require_float(x, op, "input", 2);
-  check_arg(x.size(1) > 0, op, "no classes in " + x.shape().str());
+  check_arg(x.size(1) > 0, op, [&] { return "no classes in " + x.shape().str(); });
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
   backend_for(x.device()).softmax(x, y, log);
   auto node = std::make_shared<SoftmaxNode>();
@@ -63,8 +63,9 @@ Tensor masked_softmax(const Tensor& x, const Tensor& mask) {
   require_float(x, "masked_softmax", "input", 3);
   require_float(mask, "masked_softmax", "mask", 2);
   require_same_device(x, mask, "masked_softmax");
-  check_arg(mask.size(0) == x.size(0) && mask.size(1) == x.size(2), "masked_softmax",
-            "mask " + mask.shape().str() + " must be [B, C] for input " + x.shape().str() + " [B, R, C]");
+  check_arg(mask.size(0) == x.size(0) && mask.size(1) == x.size(2), "masked_softmax", [&] {
+    return "mask " + mask.shape().str() + " must be [B, C] for input " + x.shape().str() + " [B, R, C]";
+  });
   check_arg(!mask.requires_grad(), "masked_softmax", "the mask takes no gradient");
   Tensor y = Tensor::empty(x.shape(), DType::F32, x.device());
   backend_for(x.device()).masked_softmax(x, mask, y);
@@ -78,8 +79,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   require_float(logits, "cross_entropy", "logits", 2);
   require_labels(labels, "cross_entropy", "labels");
   require_same_device(logits, labels, "cross_entropy");
-  check_arg(labels.size(0) == logits.size(0) && logits.size(0) > 0, "cross_entropy",
-            "logits " + logits.shape().str() + " and labels " + labels.shape().str() + " need one label per row");
+  check_arg(labels.size(0) == logits.size(0) && logits.size(0) > 0, "cross_entropy", [&] {
+    return "logits " + logits.shape().str() + " and labels " + labels.shape().str() + " need one label per row";
+  });
   require_in_range(labels, logits.size(1), "cross_entropy", "label", "row");
   auto node = std::make_shared<CrossEntropyNode>();
   node->probs = Tensor::empty(logits.shape(), DType::F32, logits.device());
