@@ -9,7 +9,23 @@ namespace taper {
 
 namespace {
 constexpr int64_t kBlock = 4096;  // floats per block: 16 KB a basis, fits L1/L2
+
+// g . v over [start, end) in eight double lanes, added in order at the end.
+// One accumulator was a chain of dependent adds: 4% of a stage-3 step (perf),
+// where mixing's backward runs once per task group and layer.
+double dot(const float* g, const float* v, int64_t start, int64_t end) {
+  constexpr int kLanes = 8;
+  double lane[kLanes] = {};
+  int64_t i = start;
+  for (; i + kLanes <= end; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lane[j] += static_cast<double>(g[i + j]) * v[i + j];
+  }
+  double s = 0.0;
+  for (; i < end; ++i) s += static_cast<double>(g[i]) * v[i];
+  for (double l : lane) s += l;
+  return s;
 }
+}  // namespace
 
 void CpuBackend::mix(const Tensor& alpha, const std::vector<Tensor>& bases, Tensor& out) {
   const float* a = alpha.f32();
@@ -41,10 +57,7 @@ void CpuBackend::mix_backward(const Tensor& alpha, const std::vector<Tensor>& ba
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t start = b * kBlock, end = std::min(n, start + kBlock);
     for (int64_t q = 0; q < q_count; ++q) {
-      const float* v = bases[q].f32();
-      double s = 0.0;
-      for (int64_t i = start; i < end; ++i) s += static_cast<double>(g[i]) * v[i];
-      partial[b * q_count + q] = s;
+      partial[b * q_count + q] = dot(g, bases[q].f32(), start, end);
       if (grad_bases[q].defined()) {
         float* gv = grad_bases[q].f32();
         for (int64_t i = start; i < end; ++i) gv[i] = a[q] * g[i];
