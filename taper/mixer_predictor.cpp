@@ -54,9 +54,8 @@ Tensor MixerPredictor::logits(const TensorMap& params, TensorMap& buffers, const
   for (int i = 0; i < kLayers; ++i) {
     h = linear(h, params.at(layer(i, "weight")), params.at(layer(i, "bias")));
     if (i == kLayers - 1) break;
-    h = batch_norm(h, params.at(norm(i, "weight")), params.at(norm(i, "bias")), buffers.at(norm(i, "running_mean")),
-                   buffers.at(norm(i, "running_var")), training);
-    h = relu(h);
+    h = batch_norm_relu(h, params.at(norm(i, "weight")), params.at(norm(i, "bias")),
+                        buffers.at(norm(i, "running_mean")), buffers.at(norm(i, "running_var")), training);
   }
   return h;
 }
