@@ -3,11 +3,12 @@
 // each row of S values in eight float lanes (which the compiler vectorises;
 // one double accumulator is a chain of dependent adds, 4x slower under
 // perf), the rows' sums in double.
-// With relu the forward writes relu(y) in the same pass and the backward
-// masks grad_y by that output as it reads it: each value is the one the
-// separate relu and relu_backward passes give, without their passes over
-// the maps (a fifth of batch norm and ReLU's memory traffic in a ResNet).
+// With relu the forward clamps each row of y while it is in L1 and the
+// backward masks each row of grad_y by that output into an L1 buffer: each
+// value is the one the separate relu and relu_backward ops give, without
+// their passes over the maps in memory.
 #include <cmath>
+#include <vector>
 
 #include "engine/cpu/cpu_backend.h"
 
@@ -34,15 +35,14 @@ double lane_sum(int64_t s, F&& f) {
   return total;
 }
 
-// q = p * a + shift over s values, then relu when asked.
+// q = p * a + shift over s values, then relu when asked: a second pass over
+// the row while it is in L1, so that the arithmetic is the same code with and
+// without the ReLU (bit for bit the unfused ops' values whatever the compiler
+// contracts into FMAs; a ReLU inside the loop changed its contractions at -O1).
 void affine_row(const float* p, float* q, int64_t s, float a, float shift, bool relu) {
+  for (int64_t k = 0; k < s; ++k) q[k] = p[k] * a + shift;
   if (relu) {
-    for (int64_t k = 0; k < s; ++k) {
-      const float v = p[k] * a + shift;
-      q[k] = v > 0.0f ? v : 0.0f;
-    }
-  } else {
-    for (int64_t k = 0; k < s; ++k) q[k] = p[k] * a + shift;
+    for (int64_t k = 0; k < s; ++k) q[k] = q[k] > 0.0f ? q[k] : 0.0f;
   }
 }
 }  // namespace
@@ -100,28 +100,32 @@ void CpuBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Ten
 //   dbeta = sum dy, dgamma = sum dy * xhat,
 //   training:   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma)
 //   evaluation: dx = gamma * invstd * dy (the statistics are constants).
-// The gradient reaching batch norm's output: grad_y, or where a fused ReLU
-// was 0, zero (relu_backward's values).
-struct GradIn {
-  const float *grad, *relu_out;  // relu_out null: no ReLU
-  template <bool Masked>
-  float at(int64_t i) const {
-    if constexpr (Masked) return relu_out[i] > 0.0f ? grad[i] : 0.0f;
-    return grad[i];
-  }
-};
+// Row `row` of the gradient reaching batch norm's output: grad_y's, or with
+// a fused ReLU, zero where its output was 0 (relu_backward's values), written
+// to `buffer` (one row, in L1). Both cases then run the same arithmetic code,
+// as in affine_row.
+static const float* grad_row(const float* grad, const float* relu_out, int64_t row, int64_t s, float* buffer) {
+  if (!relu_out) return grad + row;
+  for (int64_t k = 0; k < s; ++k) buffer[k] = relu_out[row + k] > 0.0f ? grad[row + k] : 0.0f;
+  return buffer;
+}
 
-template <bool Masked>
-static void batch_norm_backward_channel(const float* px, GradIn gy, float* pgx, Layout l, int64_t ch, float gamma,
-                                        float mean, float invstd, bool batch_stats, float* dgamma_out,
-                                        float* dbeta_out) {
+// With xhat = (x - mean) * invstd and M = N*S:
+//   dbeta = sum dy, dgamma = sum dy * xhat,
+//   training:   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma)
+//   evaluation: dx = gamma * invstd * dy (the statistics are constants).
+// relu_out: a fused ReLU's output, or null.
+static void backward_channel(const float* px, const float* pgy, const float* relu_out, float* pgx, Layout l,
+                             int64_t ch, float gamma, float mean, float invstd, bool batch_stats, float* dgamma_out,
+                             float* dbeta_out) {
   const auto [n, c, s] = l;
+  std::vector<float> buffer(relu_out ? s : 0);
   double dbeta = 0.0, dgamma = 0.0;
   for (int64_t b = 0; b < n; ++b) {
     const int64_t row = (b * c + ch) * s;
-    const float* p = px + row;
-    dbeta += lane_sum(s, [&](int64_t k) { return gy.at<Masked>(row + k); });
-    dgamma += lane_sum(s, [&](int64_t k) { return gy.at<Masked>(row + k) * (p[k] - mean) * invstd; });
+    const float *p = px + row, *g = grad_row(pgy, relu_out, row, s, buffer.data());
+    dbeta += lane_sum(s, [g](int64_t k) { return g[k]; });
+    dgamma += lane_sum(s, [=](int64_t k) { return g[k] * (p[k] - mean) * invstd; });
   }
   *dbeta_out = static_cast<float>(dbeta);
   *dgamma_out = static_cast<float>(dgamma);
@@ -131,25 +135,13 @@ static void batch_norm_backward_channel(const float* px, GradIn gy, float* pgx, 
   const float mg = batch_stats ? static_cast<float>(dgamma / count) : 0.0f;
   for (int64_t b = 0; b < n; ++b) {
     const int64_t row = (b * c + ch) * s;
-    const float* p = px + row;
+    const float *p = px + row, *g = grad_row(pgy, relu_out, row, s, buffer.data());
     float* q = pgx + row;
-    for (int64_t k = 0; k < s; ++k) q[k] = a * (gy.at<Masked>(row + k) - mb - (p[k] - mean) * invstd * mg);
+    for (int64_t k = 0; k < s; ++k) q[k] = a * (g[k] - mb - (p[k] - mean) * invstd * mg);
   }
 }
 
-// One channel's backward, masked by relu_out when it is defined.
-static void backward_channel(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out, Tensor& grad_x, Layout l,
-                             int64_t ch, float gamma, float mean, float invstd, bool batch_stats, float* dgamma,
-                             float* dbeta) {
-  const GradIn gy{grad_y.f32(), relu_out.defined() ? relu_out.f32() : nullptr};
-  if (gy.relu_out) {
-    batch_norm_backward_channel<true>(x.f32(), gy, grad_x.f32(), l, ch, gamma, mean, invstd, batch_stats, dgamma,
-                                      dbeta);
-  } else {
-    batch_norm_backward_channel<false>(x.f32(), gy, grad_x.f32(), l, ch, gamma, mean, invstd, batch_stats, dgamma,
-                                       dbeta);
-  }
-}
+static const float* data_or_null(const Tensor& t) { return t.defined() ? t.f32() : nullptr; }
 
 void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out,
                                      const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
@@ -158,8 +150,8 @@ void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, cons
   const float *pg = gamma.f32(), *pm = save_mean.f32(), *pi = save_invstd.f32();
 #pragma omp parallel for schedule(static)
   for (int64_t ch = 0; ch < l.c; ++ch) {
-    backward_channel(x, grad_y, relu_out, grad_x, l, ch, pg[ch], pm[ch], pi[ch], true, grad_gamma.f32() + ch,
-                     grad_beta.f32() + ch);
+    backward_channel(x.f32(), grad_y.f32(), data_or_null(relu_out), grad_x.f32(), l, ch, pg[ch], pm[ch], pi[ch], true,
+                     grad_gamma.f32() + ch, grad_beta.f32() + ch);
   }
 }
 
@@ -172,8 +164,8 @@ void CpuBackend::batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y,
 #pragma omp parallel for schedule(static)
   for (int64_t ch = 0; ch < l.c; ++ch) {
     const float invstd = 1.0f / std::sqrt(rv[ch] + eps);
-    backward_channel(x, grad_y, relu_out, grad_x, l, ch, pg[ch], rm[ch], invstd, false, grad_gamma.f32() + ch,
-                     grad_beta.f32() + ch);
+    backward_channel(x.f32(), grad_y.f32(), data_or_null(relu_out), grad_x.f32(), l, ch, pg[ch], rm[ch], invstd,
+                     false, grad_gamma.f32() + ch, grad_beta.f32() + ch);
   }
 }
 
