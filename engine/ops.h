@@ -38,12 +38,16 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Conv2dO
 // statistics and updates running_mean / running_var in place:
 // running = (1 - momentum) * running + momentum * batch (unbiased variance).
 // In evaluation, normalises with the running statistics.
+// PyTorch's defaults, named for callers that choose between the two ops below.
+constexpr float kBatchNormMomentum = 0.1f, kBatchNormEps = 1e-5f;
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
-                  Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
+                  Tensor& running_var, bool training, float momentum = kBatchNormMomentum,
+                  float eps = kBatchNormEps);
 // relu(batch_norm(...)) in one pass over the maps, equal to the two ops bit
 // for bit (a ResNet's conv -> BN -> ReLU).
 Tensor batch_norm_relu(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& running_mean,
-                       Tensor& running_var, bool training, float momentum = 0.1f, float eps = 1e-5f);
+                       Tensor& running_var, bool training, float momentum = kBatchNormMomentum,
+                       float eps = kBatchNormEps);
 
 // ---- row normalisations over [N, D] (ops/normalize.cpp) ----
 // (x - mean) / sqrt(var + eps) * gamma + beta per row (biased variance),

@@ -75,7 +75,7 @@ Tensor Layers::batch_norm(const std::string& name, const Tensor& x, bool then_re
   return (then_relu ? taper::batch_norm_relu : taper::batch_norm)(
       x, lookup(params, name + ".weight", owner, "parameter"), lookup(params, name + ".bias", owner, "parameter"),
       lookup(buffers, name + ".running_mean", owner, "buffer"), lookup(buffers, name + ".running_var", owner, "buffer"),
-      training, 0.1f, 1e-5f);
+      training, kBatchNormMomentum, kBatchNormEps);
 }
 
 Tensor Layers::conv_bn(const std::string& conv_name, const std::string& bn_name, const Tensor& x,

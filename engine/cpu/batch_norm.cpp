@@ -96,10 +96,6 @@ void CpuBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Ten
   }
 }
 
-// With xhat = (x - mean) * invstd and M = N*S:
-//   dbeta = sum dy, dgamma = sum dy * xhat,
-//   training:   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma)
-//   evaluation: dx = gamma * invstd * dy (the statistics are constants).
 // Row `row` of the gradient reaching batch norm's output: grad_y's, or with
 // a fused ReLU, zero where its output was 0 (relu_backward's values), written
 // to `buffer` (one row, in L1). Both cases then run the same arithmetic code,
