@@ -83,15 +83,21 @@ TEST_CASE("forward: conv2d at layer sizes, by image groups (many groups), tiles 
                         // the direct kernel straight into y (rows of whole vectors): 16 vectors a map
                         // (5 blocks of 3 and one of 1), 5 = 4 + 1 channels; then 8x8 from stride 2,
                         // 3 images (channel blocks shared out)
-                        Case{{9, 3, 8, 16}, {5, 3, 3, 3}, 1}, Case{{3, 6, 16, 16}, {5, 6, 3, 3}, 2}}) {
+                        Case{{9, 3, 8, 16}, {5, 3, 3, 3}, 1}, Case{{3, 6, 16, 16}, {5, 6, 3, 3}, 2},
+                        // the direct 1x1 kernel (conv2d_pointwise.h): stride 2 from even rows (vector
+                        // gathers) over 10 images, from odd rows (17 -> 9 columns) over 3 images
+                        // (channel blocks shared out), and stride 1
+                        Case{{10, 5, 16, 16}, {7, 5, 1, 1}, 2}, Case{{3, 6, 15, 17}, {9, 6, 1, 1}, 2},
+                        Case{{2, 4, 4, 6}, {5, 4, 1, 1}, 1}}) {
     CAPTURE(c.w.str());
     Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
-    Tensor y = conv2d(x, w, b, {c.stride, 1});
+    const int pad = static_cast<int>(c.w[2] / 2);
+    Tensor y = conv2d(x, w, b, {c.stride, pad});
     double worst = 0.0;
     for (int64_t i = 0; i < y.numel(); i += 7) {  // every 7th output
       const int64_t ow = i % y.size(3), oh = i / y.size(3) % y.size(2), co = i / (y.size(3) * y.size(2)) % y.size(1),
                     n = i / (y.size(3) * y.size(2) * y.size(1));
-      const double want = direct_conv(x, w, b, n, co, oh, ow, c.stride, 1);
+      const double want = direct_conv(x, w, b, n, co, oh, ow, c.stride, pad);
       worst = std::max(worst, std::fabs(y.f32()[i] - want) / (1 + std::fabs(want)));
     }
     CHECK(worst <= 1e-4);

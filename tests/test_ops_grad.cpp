@@ -32,7 +32,9 @@ TEST_CASE("gradcheck: conv2d over strides, paddings and kernel sizes") {
                         // the direct 3x3 kernel: a block of 4 channels and one left over, stride 2, pad 2
                         Case{{2, 3, 5, 6}, {5, 3, 3, 3}, 2, 2, true},
                         // 1- and 2-pixel inputs: kernel columns that never touch the image.
-                        Case{{2, 2, 1, 1}, {2, 2, 3, 3}, 1, 1, true}, Case{{1, 2, 2, 2}, {2, 2, 3, 3}, 2, 1, false}}) {
+                        Case{{2, 2, 1, 1}, {2, 2, 3, 3}, 1, 1, true}, Case{{1, 2, 2, 2}, {2, 2, 3, 3}, 2, 1, false},
+                        // the direct 1x1 kernel: stride 2 onto a 4x4 map, stride 1 on a 2x4 one
+                        Case{{2, 3, 8, 8}, {5, 3, 1, 1}, 2, 0, true}, Case{{2, 3, 2, 4}, {2, 3, 1, 1}, 1, 0, true}}) {
     CAPTURE(c.x.str());
     CAPTURE(c.w.str());
     V inputs{randn(c.x, 10), randn(c.w, 11, 0.3f)};
@@ -45,9 +47,9 @@ TEST_CASE("gradcheck: conv2d over strides, paddings and kernel sizes") {
 
 // Finite differences are too slow at layer sizes; a convolution is linear in
 // x and in w, so its gradients must satisfy <y, gy> = <x, gx> = <w, gw>, and
-// grad_bias = the sum of gy over images and positions. Covers the three ways
-// of engine/cpu/conv2d.cpp (the direct 3x3 kernel; image groups over
-// several partitions; batched).
+// grad_bias = the sum of gy over images and positions. Covers the four ways
+// of engine/cpu/conv2d.cpp (the direct 3x3 and 1x1 kernels; image groups
+// over several partitions; batched).
 TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
   struct Case {
     Shape x, w;
@@ -65,7 +67,11 @@ TEST_CASE("conv2d gradients at layer sizes are the adjoint of the forward") {
                         Case{{10, 6, 17, 18}, {7, 6, 3, 3}, 1}, Case{{3, 5, 33, 35}, {6, 5, 3, 3}, 2},
                         Case{{2, 32, 16, 16}, {32, 32, 3, 3}, 1},
                         // rows of whole vectors, where the weight gradient reads grad_y in place
-                        Case{{3, 5, 32, 32}, {6, 5, 3, 3}, 2}}) {
+                        Case{{3, 5, 32, 32}, {6, 5, 3, 3}, 2},
+                        // the direct 1x1 kernel: even rows over 10 images (8 partitions, 7 = 4 + 3
+                        // channels out, 5 = 3 + 2 in), odd rows over 3, stride 1
+                        Case{{10, 5, 16, 16}, {7, 5, 1, 1}, 2}, Case{{3, 6, 15, 17}, {9, 6, 1, 1}, 2},
+                        Case{{2, 4, 4, 6}, {5, 4, 1, 1}, 1}}) {
     CAPTURE(c.w.str());
     Tensor x = randn(c.x, seed++), w = randn(c.w, seed++, 0.1f), b = randn({c.w[0]}, seed++);
     for (Tensor* t : {&x, &w, &b}) t->set_requires_grad(true);

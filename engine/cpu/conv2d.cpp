@@ -1,9 +1,10 @@
-// CPU convolution in one of three ways, chosen by the layer's shape alone,
+// CPU convolution in one of four ways, chosen by the layer's shape alone,
 // so that no result depends on the thread count:
 //
-// - the direct 3x3 kernel (conv2d_direct.h) for narrow layers, where
-//   im2col's copies cost as much as the arithmetic (direct_forward,
-//   direct_weight_grad below say where it measured faster);
+// - the direct 3x3 and 1x1 kernels (conv2d_direct.h, conv2d_pointwise.h)
+//   for narrow layers, where im2col's copies cost as much as the arithmetic
+//   (direct_forward, direct_weight_grad, pointwise below say where they
+//   measured faster);
 // - image groups, for layers with small weights (the wide early feature maps,
 //   every layer of a narrow network): each thread takes whole groups and runs
 //   im2col, a one-thread GEMM and the move back to NCHW while the group's
@@ -23,6 +24,7 @@
 #include <type_traits>
 
 #include "engine/cpu/conv2d_direct.h"
+#include "engine/cpu/conv2d_pointwise.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/im2col.h"
 #include "engine/cpu/scratch.h"
@@ -62,14 +64,20 @@ Split split(const Window2d& g, int64_t images, int64_t tile_rows) {
 // im2col + GEMM (bench/conv_resnet18 --width 16 and 64, one thread):
 // forward (and so stride-1 data gradients) up to 64 -> 64 channels, 1.2-2x;
 // weight gradients up to 64 -> 64 channels on maps of 16x16 or more,
-// 1.1-2x (stride 2: 1.12x, 16 -> 32 channels); on smaller maps each block
-// of sums is reloaded every few vectors (2-4x slower than the GEMM). 1x1
-// stride-2 shortcuts through the same phase planes (one tap per channel)
-// were slower than the GEMM in 3 of 4 passes (16 -> 32, 32 -> 64 channels).
-bool direct_forward(const Window2d& g) { return direct_conv_fits(g) && g.c_in * g.c_out <= 64 * 64; }
-bool direct_weight_grad(const Window2d& g) {
-  return direct_conv_fits(g) && g.c_in * g.c_out <= 64 * 64 && g.h_out * g.w_out >= 16 * 16;
-}
+// 1.1-2x (stride 2: 1.12x, 16 -> 32 channels); on 8x8 maps, even with
+// several images per block of sums, level with the GEMM at stride 1 (70-74
+// GFLOP/s against 71) and slower at stride 2 (55 against 62; a ResNet-8
+// step, one thread).
+bool narrow(const Window2d& g) { return g.c_in * g.c_out <= 64 * 64; }
+bool direct_forward(const Window2d& g) { return direct_conv_fits(g) && narrow(g); }
+bool direct_weight_grad(const Window2d& g) { return direct_forward(g) && g.h_out * g.w_out >= 16 * 16; }
+// The direct 1x1 kernel (conv2d_pointwise.h) for the same narrow layers: a
+// width-16 ResNet's stride-2 shortcuts ran faster than as im2col + GEMM in
+// every pass (bench/conv_resnet18 --width 16: 16 -> 32 channels 1.6-2x on
+// one thread, 2-4x on two; 32 -> 64 1.1-1.7x and 1.1-2.5x). (Through the 3x3
+// kernel's phase planes, one tap per channel, they had been slower than the
+// GEMM in 3 of 4 passes: four planes filled for the one read.)
+bool pointwise(const Window2d& g) { return pointwise_conv_fits(g) && narrow(g); }
 
 bool use_groups(const Window2d& g) { return g.c_out * g.c_in * g.kh * g.kw <= kGroupMaxWeights; }
 
@@ -167,6 +175,7 @@ void forward_batched(const float* x, const float* w, const float* bias, float* y
 // y = conv(x, w) + bias (bias may be null).
 void forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
   if (direct_forward(g)) return direct_conv_forward(x, w, bias, y, g);
+  if (pointwise(g)) return pointwise_conv_forward(x, w, bias, y, g);
   use_groups(g) ? forward_groups(x, w, bias, y, g) : forward_batched(x, w, bias, y, g);
 }
 
@@ -283,6 +292,7 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& 
 void CpuBackend::conv2d_backward_data(const Tensor& grad_y, const Tensor& w, Tensor& grad_x, const Window2d& g) {
   if (g.stride_h == 1 && g.stride_w == 1) return backward_data_as_forward(grad_y.f32(), w.f32(), grad_x.f32(), g);
   if (direct_forward(g)) return direct_conv_backward_data(grad_y.f32(), w.f32(), grad_x.f32(), g);
+  if (pointwise(g)) return pointwise_conv_backward_data(grad_y.f32(), w.f32(), grad_x.f32(), g);
   use_groups(g) ? backward_data_groups(grad_y.f32(), w.f32(), grad_x.f32(), g)
                 : backward_data_batched(grad_y.f32(), w.f32(), grad_x.f32(), g);
 }
@@ -291,6 +301,7 @@ void CpuBackend::conv2d_backward_weight(const Tensor& x, const Tensor& grad_y, T
                                         const Window2d& g) {
   float* gb = grad_bias.defined() ? grad_bias.f32() : nullptr;
   if (direct_weight_grad(g)) return direct_conv_backward_weight(x.f32(), grad_y.f32(), grad_w.f32(), gb, g);
+  if (pointwise(g)) return pointwise_conv_backward_weight(x.f32(), grad_y.f32(), grad_w.f32(), gb, g);
   use_groups(g) ? backward_weight_groups(x.f32(), grad_y.f32(), grad_w.f32(), gb, g)
                 : backward_weight_batched(x.f32(), grad_y.f32(), grad_w.f32(), gb, g);
 }

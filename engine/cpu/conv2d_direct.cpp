@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <immintrin.h>
 #include <vector>
 
+#include "engine/cpu/conv2d_blocks.h"
 #include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/scratch.h"
 
@@ -13,62 +13,9 @@ namespace taper {
 
 namespace {
 
-// One register of floats: 8 with AVX (-march=native here), else 4 (SSE: the
-// fuzz build), so that no vector crosses a call in a non-native ABI.
-#if defined(__AVX__)
-constexpr int64_t kLanes = 8;
-#else
-constexpr int64_t kLanes = 4;
-#endif
-using Vec = float __attribute__((vector_size(kLanes * sizeof(float))));
-// Accumulators of one forward block: 4 output channels x 3 vectors of
-// pixels (12 of the 16 registers; 3 loads and 4 broadcasts per 12 FMAs);
-// a map's last block may have 1 or 2 vectors.
-constexpr int kBlockChannels = 4, kBlockVectors = 3;
-// Of one weight-gradient block: 4 output channels x a kernel row's 3 taps
-// (12 accumulators, the 3 input vectors and one grad_y vector: all 16
-// registers, 7 loads per 12 FMAs; weight_block keeps them in registers).
-constexpr int kWeightBlockChannels = 4;
-constexpr int64_t kWholeImages = 8;                // forward: batches this large give each thread whole images
+using namespace conv_blocks;
+
 constexpr int64_t kSumBytes = int64_t{128} << 10;  // weight gradients: sums per chunk of input channels (1/4 L2)
-
-Vec load(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-void store(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
-Vec splat(float s) {
-#if defined(__AVX__)
-  return _mm256_set1_ps(s);
-#else
-  return _mm_set1_ps(s);
-#endif
-}
-Vec multiply_add(Vec a, Vec b, Vec c) {
-#if defined(__FMA__)
-  return _mm256_fmadd_ps(a, b, c);
-#else
-  return a * b + c;
-#endif
-}
-// Without this GCC folds each input load into every FMA that uses it (3
-// loads of the same vector instead of 1; the weight-gradient loop became
-// load-bound at 12 loads per 9 FMAs).
-void keep_in_register(Vec& v) { asm("" : "+x"(v)); }
-float lane_sum(Vec v) {
-  float s = 0.0f;
-  for (int64_t l = 0; l < kLanes; ++l) s += v[l];
-  return s;
-}
-
-// The first vector boundary in a buffer of at least one spare vector: loads
-// that straddle two cache lines cost two.
-float* aligned_floats(float* buffer) {
-  const auto address = reinterpret_cast<std::uintptr_t>(buffer);
-  return reinterpret_cast<float*>((address + sizeof(Vec) - 1) / sizeof(Vec) * sizeof(Vec));
-}
-Vec* aligned_vectors(float* buffer) { return reinterpret_cast<Vec*>(aligned_floats(buffer)); }
 
 // The phase planes of one padded image: plane (ci, a, b) holds padded rows
 // a, a+s, ... and columns b, b+s, ... of channel ci; each is rows x cols
@@ -106,8 +53,7 @@ std::vector<int64_t> tap_offsets(const Planes& p, int64_t c_in) {
 void split_columns(const float* src, float* row, int64_t plane, const Window2d& g) {
   for (int64_t b = 0; b < 2; ++b) {
     const int64_t iw0 = (b + g.pad_w) & 1;  // the first input column whose padded index has phase b
-    float* dst = row + b * plane + ((iw0 + g.pad_w) >> 1);
-    for (int64_t iw = iw0; iw < g.w_in; iw += 2) *dst++ = src[iw];
+    take_even(src + iw0, row + b * plane + ((iw0 + g.pad_w) >> 1), (g.w_in - iw0 + 1) / 2, g.w_in - iw0);
   }
 }
 
@@ -117,9 +63,9 @@ void split_columns(const float* src, float* row, int64_t plane, const Window2d& 
 // shift: with divisions per element a stride-2 layer spent as long filling
 // its planes as multiplying (16 -> 32 channels, 32x32 -> 16x16: forward 1.6x
 // faster so, bench_conv_resnet18 one thread).
-float* fill_planes(const float* x, int64_t n, int64_t ci_begin, int64_t ci_end, const Planes& p, const Window2d& g) {
+float* fill_planes(const float* x, int64_t n, int64_t ci_begin, int64_t ci_end, const Planes& p, const Window2d& g,
+                   float* planes) {
   const int64_t per_channel = p.s * p.s * p.plane, shift = p.s - 1;
-  float* planes = aligned_floats(scratch(3, g.c_in * per_channel + kLanes));
   std::memset(planes + ci_begin * per_channel, 0, (ci_end - ci_begin) * per_channel * sizeof(float));
   for (int64_t ci = ci_begin; ci < ci_end; ++ci) {
     for (int64_t ih = 0; ih < g.h_in; ++ih) {
@@ -136,6 +82,14 @@ float* fill_planes(const float* x, int64_t n, int64_t ci_begin, int64_t ci_end, 
   return planes;
 }
 
+// Floats of one image's planes (all Cin channels).
+int64_t image_planes(const Planes& p, const Window2d& g) { return g.c_in * p.s * p.s * p.plane; }
+
+// This thread's buffer for the planes of `images` images, one after another.
+float* planes_buffer(const Planes& p, const Window2d& g, int64_t images) {
+  return aligned_floats(scratch(3, images * image_planes(p, g) + kLanes));
+}
+
 // Output rows of whole vectors: no vector crosses a row.
 bool rows_of_vectors(const Window2d& g) { return g.w_out % kLanes == 0; }
 
@@ -149,67 +103,10 @@ std::vector<int64_t> vector_sources(const Planes& p, const Window2d& g) {
   return at;
 }
 
-// Every vector of a map on the planes' width: `flat` floats a channel.
-std::vector<int64_t> flat_vectors(int64_t flat) {
-  std::vector<int64_t> at;
-  for (int64_t q = 0; q < flat; q += kLanes) at.push_back(q);
-  return at;
-}
-
 // The output vectors of a layer as its kernels walk them: the map's own
 // where its rows are whole vectors, else those of the planes' width.
 std::vector<int64_t> output_vectors(const Planes& p, const Window2d& g) {
   return rows_of_vectors(g) ? vector_sources(p, g) : flat_vectors(p.flat);
-}
-
-// out[c, V vectors from the first of `at`] (+ bias) for CO channels c, out
-// channel c0's map at that vector, `map` floats a channel; w's rows are
-// offset.size() taps long.
-template <int CO, int V>
-void forward_block(const float* planes, const std::vector<int64_t>& offset, const float* w, const int64_t* at,
-                   float* out, int64_t map, const float* bias) {
-  const int64_t taps = static_cast<int64_t>(offset.size());
-  const float* src[V];
-  for (int v = 0; v < V; ++v) src[v] = planes + at[v];
-  Vec acc[CO][V] = {};
-  for (int64_t t = 0; t < taps; ++t) {
-    Vec xv[V];
-    for (int v = 0; v < V; ++v) xv[v] = load(src[v] + offset[t]);
-    for (int c = 0; c < CO; ++c) {
-      const Vec wc = splat(w[c * taps + t]);
-      for (int v = 0; v < V; ++v) acc[c][v] = multiply_add(wc, xv[v], acc[c][v]);
-    }
-  }
-  for (int c = 0; c < CO; ++c)
-    for (int v = 0; v < V; ++v) store(out + c * map + v * kLanes, bias ? acc[c][v] + splat(bias[c]) : acc[c][v]);
-}
-
-template <int CO>
-void forward_block(int64_t vectors, const float* planes, const std::vector<int64_t>& offset, const float* w,
-                   const int64_t* at, float* out, int64_t map, const float* bias) {
-  vectors == 3   ? forward_block<CO, 3>(planes, offset, w, at, out, map, bias)
-  : vectors == 2 ? forward_block<CO, 2>(planes, offset, w, at, out, map, bias)
-                 : forward_block<CO, 1>(planes, offset, w, at, out, map, bias);
-}
-
-// Output channels [co_begin, co_end) of one image, whose channel c's map
-// starts at out + c*map: blocks of 3 vectors (the last of 1 or 2) x 4
-// channels, then single channels. A block's inputs stay in L1 across the
-// channels.
-void forward_channels(const float* planes, const std::vector<int64_t>& offset, const std::vector<int64_t>& at,
-                      const float* w, const float* bias, float* out, int64_t map, int64_t co_begin,
-                      int64_t co_end) {
-  const int64_t taps = static_cast<int64_t>(offset.size()), vectors = static_cast<int64_t>(at.size());
-  for (int64_t v0 = 0; v0 < vectors; v0 += kBlockVectors) {
-    const int64_t k = std::min<int64_t>(kBlockVectors, vectors - v0);
-    int64_t co = co_begin;
-    for (; co + kBlockChannels <= co_end; co += kBlockChannels)
-      forward_block<kBlockChannels>(k, planes, offset, w + co * taps, &at[v0], out + co * map + v0 * kLanes, map,
-                                    bias ? bias + co : nullptr);
-    for (; co < co_end; ++co)
-      forward_block<1>(k, planes, offset, w + co * taps, &at[v0], out + co * map + v0 * kLanes, map,
-                       bias ? bias + co : nullptr);
-  }
 }
 
 // Channel co of image n: the valid columns of out, plus the bias.
@@ -231,9 +128,9 @@ float* output_buffer(const Planes& p, const Window2d& g) {
   return aligned_floats(scratch(4, g.c_out * p.flat + kLanes));
 }
 
-// grad_y of image n on the planes' width, zeros in the extra columns and rows.
-float* flat_grad_y(const float* grad_y, int64_t n, const Planes& p, const Window2d& g) {
-  float* gy = output_buffer(p, g);  // rows of whole aligned vectors
+// grad_y of image n on the planes' width into gy (c_out * flat floats),
+// zeros in the extra columns and rows.
+float* flat_grad_y(const float* grad_y, int64_t n, const Planes& p, const Window2d& g, float* gy) {
   std::memset(gy, 0, g.c_out * p.flat * sizeof(float));
   for (int64_t co = 0; co < g.c_out; ++co)
     for (int64_t oh = 0; oh < g.h_out; ++oh)
@@ -242,81 +139,44 @@ float* flat_grad_y(const float* grad_y, int64_t n, const Planes& p, const Window
   return gy;
 }
 
-// One image's grad_y as the weight gradient reads it: vector v of channel c
-// at gy + c*stride + v*kLanes, against the inputs at a tap's plane + at[v].
-// Rows of whole vectors read grad_y itself; other maps a copy on the
-// planes' width (flat_grad_y; at = every vector of it).
-struct GradRows {
-  const float* gy;
-  int64_t stride;
-  const std::vector<int64_t>& at;
-};
-
-// sum[c*row + j] += <gy[c], tap j's inputs> lane by lane, for CO channels
-// and the three taps j of one kernel row (row = Cin*9: the weights' row
-// length). The sums stay vectors across a partition's images: one
-// horizontal sum per weight at the end, not per image (the late layers'
-// maps are a few vectors long).
-template <int CO>
-void weight_block(const float* const src[3], const GradRows& gr, int64_t co, Vec* sum, int64_t row) {
-  Vec acc[CO][3];
-  for (int c = 0; c < CO; ++c)
-    for (int j = 0; j < 3; ++j) acc[c][j] = sum[c * row + j];
-  const float* gy = gr.gy + co * gr.stride;
-  const int64_t vectors = static_cast<int64_t>(gr.at.size());
-  for (int64_t v = 0; v < vectors; ++v) {
-    const int64_t q = gr.at[v];
-    Vec xv[3] = {load(src[0] + q), load(src[1] + q), load(src[2] + q)};
-    for (Vec& x : xv) keep_in_register(x);
-    for (int c = 0; c < CO; ++c) {
-      Vec gc = load(gy + c * gr.stride + v * kLanes);
-      keep_in_register(gc);
-      for (int j = 0; j < 3; ++j) acc[c][j] = multiply_add(gc, xv[j], acc[c][j]);
-    }
-  }
-  for (int c = 0; c < CO; ++c)
-    for (int j = 0; j < 3; ++j) sum[c * row + j] = acc[c][j];
-}
-
 // Input channels [ci_begin, ci_end): the part of the sums that stays in L2.
 struct ChannelRange {
   int64_t begin, end;
 };
 
 template <int CO>
-void weight_channels(const float* planes, const GradRows& gr, const std::vector<int64_t>& offset, int64_t co,
-                     ChannelRange in, Vec* sum, const Window2d& g) {
+void weight_channels(const WeightVectors& wv, const std::vector<int64_t>& offset, int64_t co, ChannelRange in,
+                     Vec* sum, const Window2d& g) {
   const int64_t row = g.c_in * 9;
-  for (int64_t ci = in.begin; ci < in.end; ++ci) {
+  for (int64_t ci = in.begin; ci < in.end; ++ci)
     for (int64_t i = 0; i < 3; ++i) {
-      const int64_t t = (ci * 3 + i) * 3;
-      const float* src[3] = {planes + offset[t], planes + offset[t + 1], planes + offset[t + 2]};
-      weight_block<CO>(src, gr, co, sum + co * row + t, row);
+      const int64_t t = (ci * 3 + i) * 3;  // the kernel row's 3 taps
+      weight_block<CO, 3>(wv, &offset[t], co, sum + co * row + t, row);
     }
-  }
 }
 
-// Adds image n's weight gradient for the input channels `in` to sum
-// ([Cout*Cin*9] vectors, then [Cout] bias lanes in lane 0), and its bias
-// gradient when with_bias.
-void weight_image(const float* x, const float* grad_y, Vec* sum, bool with_bias, int64_t n, ChannelRange in,
-                  const Planes& p, const std::vector<int64_t>& offset, const std::vector<int64_t>& at,
-                  const Window2d& g) {
-  const float* planes = fill_planes(x, n, in.begin, in.end, p, g);
-  const int64_t map = g.h_out * g.w_out;
-  const GradRows gr = rows_of_vectors(g) ? GradRows{grad_y + n * g.c_out * map, map, at}
-                                         : GradRows{flat_grad_y(grad_y, n, p, g), p.flat, at};
+// Adds the weight gradient of images [n0, n1) for the input channels `in`
+// to sum ([Cout*Cin*9] vectors, then [Cout] bias lanes in lane 0), and
+// their bias gradient when with_bias.
+void weight_images(const float* x, const float* grad_y, Vec* sum, bool with_bias, int64_t n0, int64_t n1,
+                   ChannelRange in, const Planes& p, const std::vector<int64_t>& offset,
+                   const std::vector<int64_t>& at, const Window2d& g) {
+  const int64_t map = g.h_out * g.w_out, images = n1 - n0;
+  const bool rows = rows_of_vectors(g);
+  float* planes = planes_buffer(p, g, images);
+  float* flat = rows ? nullptr : aligned_floats(scratch(4, images * g.c_out * p.flat + kLanes));
+  WeightVectors wv{{}, {}, rows ? map : p.flat};
+  std::vector<const float*> gy;
+  for (int64_t m = 0; m < images; ++m) {
+    gy.push_back(rows ? grad_y + (n0 + m) * g.c_out * map
+                      : flat_grad_y(grad_y, n0 + m, p, g, flat + m * g.c_out * p.flat));
+    wv.add(fill_planes(x, n0 + m, in.begin, in.end, p, g, planes + m * image_planes(p, g)), gy.back(), at);
+  }
   int64_t co = 0;
   for (; co + kWeightBlockChannels <= g.c_out; co += kWeightBlockChannels)
-    weight_channels<kWeightBlockChannels>(planes, gr, offset, co, in, sum, g);
-  for (; co < g.c_out; ++co) weight_channels<1>(planes, gr, offset, co, in, sum, g);
-  if (!with_bias) return;
-  Vec* bias_sum = sum + g.c_out * g.c_in * 9;
-  for (int64_t c = 0; c < g.c_out; ++c) {
-    double s = 0.0;  // a flat copy's extra columns are zeros
-    for (int64_t q = 0; q < gr.stride; ++q) s += gr.gy[c * gr.stride + q];
-    bias_sum[c][0] += static_cast<float>(s);
-  }
+    weight_channels<kWeightBlockChannels>(wv, offset, co, in, sum, g);
+  for (; co < g.c_out; ++co) weight_channels<1>(wv, offset, co, in, sum, g);
+  if (with_bias) add_bias_sums(gy, wv.stride, g.c_out, sum + g.c_out * g.c_in * 9);
 }
 
 // The stride-2 data gradient, one phase (a, b) of grad_x's padded rows and
@@ -377,9 +237,6 @@ bool direct_conv_fits(const Window2d& g) {
          g.pad_h == g.pad_w && g.pad_h <= 2;
 }
 
-// Each thread takes whole images; a batch of fewer than kWholeImages
-// (evaluation with one personalized network per image) shares each image's
-// blocks of 4 channels out instead. Both compute every output alike.
 void direct_conv_forward(const float* x, const float* w, const float* bias, float* y, const Window2d& g) {
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
@@ -387,27 +244,16 @@ void direct_conv_forward(const float* x, const float* w, const float* bias, floa
   const std::vector<int64_t> at = output_vectors(p, g);
   const int64_t map = g.h_out * g.w_out;
   // Output channels [co, end) of image n from its planes: straight into y
-  // when its rows are whole vectors (out is null then), else on the planes'
-  // width in out.
-  auto channels = [&](const float* planes, float* out, int64_t n, int64_t co, int64_t end) {
+  // when its rows are whole vectors, else on the planes' width in this
+  // thread's output buffer, then their valid columns into y.
+  auto channels = [&](const float* planes, int64_t n, int64_t co, int64_t end) {
     if (rows) return forward_channels(planes, offset, at, w, bias, y + n * g.c_out * map, map, co, end);
+    float* out = output_buffer(p, g);
     forward_channels(planes, offset, at, w, nullptr, out, p.flat, co, end);
     for (int64_t c = co; c < end; ++c) store_channel(out, bias, y, n, c, p, g);
   };
-  if (g.n >= kWholeImages) {
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < g.n; ++n)
-      channels(fill_planes(x, n, 0, g.c_in, p, g), rows ? nullptr : output_buffer(p, g), n, 0, g.c_out);
-    return;
-  }
-  const int64_t blocks = ceil_div(g.c_out, kBlockChannels);
-  for (int64_t n = 0; n < g.n; ++n) {
-    const float* planes = fill_planes(x, n, 0, g.c_in, p, g);
-    float* out = rows ? nullptr : output_buffer(p, g);
-#pragma omp parallel for schedule(static)
-    for (int64_t b = 0; b < blocks; ++b)
-      channels(planes, out, n, b * kBlockChannels, std::min(g.c_out, (b + 1) * kBlockChannels));
-  }
+  for_each_image(
+      g.n, g.c_out, [&](int64_t n) { return fill_planes(x, n, 0, g.c_in, p, g, planes_buffer(p, g, 1)); }, channels);
 }
 
 void direct_conv_backward_weight(const float* x, const float* grad_y, float* grad_w, float* grad_bias,
@@ -415,30 +261,19 @@ void direct_conv_backward_weight(const float* x, const float* grad_y, float* gra
   const Planes p = planes_of(g);
   const std::vector<int64_t> offset = tap_offsets(p, g.c_in);
   const std::vector<int64_t> at = output_vectors(p, g);
-  const int64_t parts = std::clamp<int64_t>(g.n, 1, kWeightGradientParts), weights = g.c_out * g.c_in * 9,
-                stride = weights + g.c_out,
-                chunk = std::clamp<int64_t>(kSumBytes / (g.c_out * 9 * int64_t{sizeof(Vec)}), 1, g.c_in);
-  // [part][weights, then bias] vectors (the bias in lane 0)
-  Vec* sums = aligned_vectors(scratch(5, (parts * stride + 1) * kLanes));
-#pragma omp parallel for schedule(static)
-  for (int64_t part = 0; part < parts; ++part) {
-    Vec* sum = sums + part * stride;
-    std::fill(sum, sum + stride, Vec{});
-    // A partition's images pass once per chunk of input channels, so that
-    // the chunk's sums stay in L2 across them.
+  const int64_t chunk = std::clamp<int64_t>(kSumBytes / (g.c_out * 9 * int64_t{sizeof(Vec)}), 1, g.c_in),
+                group = images_per_weight_block(static_cast<int64_t>(at.size()));
+  // A partition's images pass once per chunk of input channels, so that the
+  // chunk's sums stay in L2 across them.
+  auto add = [&](Vec* sum, int64_t begin, int64_t end) {
     for (int64_t ci = 0; ci < g.c_in; ci += chunk) {
       const ChannelRange in{ci, std::min(g.c_in, ci + chunk)};
-      for (int64_t n = part * g.n / parts; n < (part + 1) * g.n / parts; ++n)
-        weight_image(x, grad_y, sum, grad_bias != nullptr && ci == 0, n, in, p, offset, at, g);
+      for (int64_t n = begin; n < end; n += group)
+        weight_images(x, grad_y, sum, grad_bias != nullptr && ci == 0, n, std::min(end, n + group), in, p, offset, at,
+                      g);
     }
-  }
-  const int64_t outputs = grad_bias ? stride : weights;
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < outputs; ++i) {
-    float acc = lane_sum(sums[i]);
-    for (int64_t part = 1; part < parts; ++part) acc += lane_sum(sums[part * stride + i]);
-    (i < weights ? grad_w[i] : grad_bias[i - weights]) = acc;
-  }
+  };
+  weight_gradient_parts(g.n, g.c_out * g.c_in * 9, g.c_out, grad_w, grad_bias, add);
 }
 
 // Every element of grad_x lies in one phase: no zeroing, no sums across threads.
@@ -452,7 +287,7 @@ void direct_conv_backward_data(const float* grad_y, const float* w, float* grad_
     for (int64_t b = 0; b < 2; ++b) phases.push_back(phase_of(a, b, w, gp, g));
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < g.n; ++n) {
-    const float* planes = fill_planes(grad_y, n, 0, g.c_out, gp, t);
+    const float* planes = fill_planes(grad_y, n, 0, g.c_out, gp, t, planes_buffer(gp, t, 1));
     for (const Phase& ph : phases) {
       if (ph.rows.count == 0 || ph.cols.count == 0) continue;
       float* out = aligned_floats(scratch(4, g.c_in * ph.flat + kLanes));

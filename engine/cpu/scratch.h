@@ -3,8 +3,9 @@
 // GEMM on small layers (bench/conv_resnet18). One set of slots per thread;
 // a slot never shrinks.
 //   conv2d.cpp:        0 columns, 1 GEMM-layout output, 2 partition sums or flipped weights
-//   conv2d_direct.cpp: 3 padded phase planes, 4 output (or grad_y) on the planes' width,
-//                      5 partition sums
+//   conv2d_direct.cpp: 3 padded phase planes, 4 output (or grad_y) on the planes' width
+//   conv2d_pointwise.cpp: 3 sampled input, 4 data gradient before its spread
+//   conv2d_blocks.h:   5 weight-gradient partition sums
 //   im2col.cpp:        6 one channel's input planes split into their stride phases
 #pragma once
 
