@@ -8,7 +8,8 @@
 // registers across all taps; weight_block keeps CO output channels x J taps
 // of weight-gradient sums in registers across the pixel vectors of one or
 // more images.
-// take_even / put_even move every other float of a row (stride-2 layers).
+// deinterleave / interleave split a row into its even and odd columns and
+// back (stride-2 layers).
 #pragma once
 
 #include <immintrin.h>
@@ -86,35 +87,43 @@ inline std::vector<int64_t> flat_vectors(int64_t flat) {
   return at;
 }
 
-// dst[k] = src[2k] for k < count, from a row of `width` floats (at least
-// 2*count - 1): with AVX2 8 at a time from 16 while 16 are in the row.
-inline void take_even(const float* src, float* dst, int64_t count, [[maybe_unused]] int64_t width) {
+// A row of `width` floats into its even columns (even[k] = row[2k]) and,
+// unless odd is null, its odd ones (odd[k] = row[2k + 1]); with AVX2 16 at a
+// time while 16 are in the row.
+inline void deinterleave(const float* row, float* even, float* odd, int64_t width) {
   int64_t k = 0;
 #if defined(__AVX2__)
-  for (; k + 8 <= count && 2 * k + 16 <= width; k += 8) {
-    const __m256 pairs = _mm256_shuffle_ps(_mm256_loadu_ps(src + 2 * k), _mm256_loadu_ps(src + 2 * k + 8),
-                                           _MM_SHUFFLE(2, 0, 2, 0));  // 64-bit halves: a0a2 b0b2 a4a6 b4b6
-    _mm256_storeu_ps(dst + k,
-                     _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(pairs), _MM_SHUFFLE(3, 1, 2, 0))));
+  for (; 2 * k + 16 <= width; k += 8) {
+    const __m256 a = _mm256_loadu_ps(row + 2 * k), b = _mm256_loadu_ps(row + 2 * k + 8);
+    // 64-bit halves a0a2 b0b2 a4a6 b4b6 (and a1a3 ...), put in order by the permute
+    const auto in_order = [](__m256 v) {
+      return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+    };
+    _mm256_storeu_ps(even + k, in_order(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))));
+    if (odd) _mm256_storeu_ps(odd + k, in_order(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))));
   }
 #endif
-  for (; k < count; ++k) dst[k] = src[2 * k];
+  for (; 2 * k < width; ++k) {
+    even[k] = row[2 * k];
+    if (odd && 2 * k + 1 < width) odd[k] = row[2 * k + 1];
+  }
 }
 
-// The reverse into a row of `width` floats: dst[2k] = src[k], zeros between.
-inline void put_even(const float* src, float* dst, int64_t count, int64_t width) {
+// A row of `width` floats from its even and odd columns: dst[2k] = even[k],
+// dst[2k + 1] = odd[k], or 0 where odd is null (the reverse of deinterleave).
+inline void interleave(const float* even, const float* odd, float* dst, int64_t width) {
   int64_t k = 0;
 #if defined(__AVX2__)
-  for (; k + 8 <= count && 2 * k + 16 <= width; k += 8) {
-    const __m256 v = _mm256_loadu_ps(src + k), zero = _mm256_setzero_ps();
-    const __m256 lo = _mm256_unpacklo_ps(v, zero), hi = _mm256_unpackhi_ps(v, zero);  // v0 0 v1 0 | v4 0 v5 0
+  for (; 2 * k + 16 <= width; k += 8) {
+    const __m256 e = _mm256_loadu_ps(even + k), o = odd ? _mm256_loadu_ps(odd + k) : _mm256_setzero_ps();
+    const __m256 lo = _mm256_unpacklo_ps(e, o), hi = _mm256_unpackhi_ps(e, o);  // e0 o0 e1 o1 | e4 o4 e5 o5
     _mm256_storeu_ps(dst + 2 * k, _mm256_permute2f128_ps(lo, hi, 0x20));
     _mm256_storeu_ps(dst + 2 * k + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
   }
 #endif
-  for (; k < count; ++k) {
-    dst[2 * k] = src[k];
-    if (2 * k + 1 < width) dst[2 * k + 1] = 0.0f;
+  for (; 2 * k < width; ++k) {
+    dst[2 * k] = even[k];
+    if (2 * k + 1 < width) dst[2 * k + 1] = odd ? odd[k] : 0.0f;
   }
 }
 

@@ -49,12 +49,13 @@ std::vector<int64_t> tap_offsets(const Planes& p, int64_t c_in) {
 }
 
 // Input row src into the two column phases of a stride-2 plane row: padded
-// column wp goes to phase wp & 1, place wp >> 1.
+// column wp = iw + pad goes to phase wp & 1, place wp >> 1; so the even
+// input columns to phase pad & 1 from place pad >> 1, the odd ones to the
+// other phase from place (pad + 1) >> 1.
 void split_columns(const float* src, float* row, int64_t plane, const Window2d& g) {
-  for (int64_t b = 0; b < 2; ++b) {
-    const int64_t iw0 = (b + g.pad_w) & 1;  // the first input column whose padded index has phase b
-    take_even(src + iw0, row + b * plane + ((iw0 + g.pad_w) >> 1), (g.w_in - iw0 + 1) / 2, g.w_in - iw0);
-  }
+  const int64_t even_phase = g.pad_w & 1;
+  deinterleave(src, row + even_phase * plane + (g.pad_w >> 1), row + (1 - even_phase) * plane + ((g.pad_w + 1) >> 1),
+               g.w_in);
 }
 
 // Channels [ci_begin, ci_end) of image n into their phase planes (zero
@@ -220,14 +221,15 @@ Phase phase_of(int64_t a, int64_t b, const float* w, const Planes& gp, const Win
   return ph;
 }
 
-// A phase's outputs (on the planes' width) to their places in image n of grad_x.
-void scatter_phase(const float* out, float* grad_x, int64_t n, const Phase& ph, const Window2d& g) {
+// Image n's rows of grad_x of row phase a from the outputs of its two
+// column phases (on the planes' width): each row written once, the even
+// and odd columns interleaved (a phase without columns is never read).
+void store_row_phase(const float* even, const Phase& pe, const float* odd, const Phase& po, float* grad_x, int64_t n,
+                     const Window2d& g) {
   for (int64_t ci = 0; ci < g.c_in; ++ci)
-    for (int64_t r = 0; r < ph.rows.count; ++r) {
-      const float* src = out + ci * ph.flat + r * ph.width;
-      float* dst = grad_x + ((n * g.c_in + ci) * g.h_in + ph.rows.first + 2 * r) * g.w_in + ph.cols.first;
-      for (int64_t k = 0; k < ph.cols.count; ++k) dst[2 * k] = src[k];
-    }
+    for (int64_t r = 0; r < pe.rows.count; ++r)
+      interleave(even + ci * pe.flat + r * pe.width, odd + ci * po.flat + r * po.width,
+                 grad_x + ((n * g.c_in + ci) * g.h_in + pe.rows.first + 2 * r) * g.w_in, g.w_in);
 }
 
 }  // namespace
@@ -282,17 +284,22 @@ void direct_conv_backward_data(const float* grad_y, const float* w, float* grad_
   t.c_in = g.c_out, t.h_in = g.h_out, t.w_in = g.w_out, t.c_out = g.c_in;
   t.stride_h = t.stride_w = 1, t.pad_h = t.pad_w = 1;
   const Planes gp = planes_of(t);
-  std::vector<Phase> phases;
+  std::vector<Phase> phases;  // (a, b) at 2a + b
   for (int64_t a = 0; a < 2; ++a)
     for (int64_t b = 0; b < 2; ++b) phases.push_back(phase_of(a, b, w, gp, g));
+  const int64_t even = g.pad_w & 1;  // the column phase of input columns 0, 2, 4, ...
 #pragma omp parallel for schedule(static)
   for (int64_t n = 0; n < g.n; ++n) {
     const float* planes = fill_planes(grad_y, n, 0, g.c_out, gp, t, planes_buffer(gp, t, 1));
-    for (const Phase& ph : phases) {
-      if (ph.rows.count == 0 || ph.cols.count == 0) continue;
-      float* out = aligned_floats(scratch(4, g.c_in * ph.flat + kLanes));
-      forward_channels(planes, ph.offset, ph.at, ph.w.data(), nullptr, out, ph.flat, 0, g.c_in);
-      scatter_phase(out, grad_x, n, ph, g);
+    for (int64_t a = 0; a < 2; ++a) {
+      const Phase &pe = phases[2 * a + even], &po = phases[2 * a + 1 - even];
+      if (pe.rows.count == 0 || pe.cols.count == 0) continue;
+      float* out_even = aligned_floats(scratch(4, g.c_in * (pe.flat + po.flat) + kLanes));
+      float* out_odd = out_even + g.c_in * pe.flat;
+      forward_channels(planes, pe.offset, pe.at, pe.w.data(), nullptr, out_even, pe.flat, 0, g.c_in);
+      if (po.cols.count > 0)
+        forward_channels(planes, po.offset, po.at, po.w.data(), nullptr, out_odd, po.flat, 0, g.c_in);
+      store_row_phase(out_even, pe, out_odd, po, grad_x, n, g);
     }
   }
 }

@@ -27,7 +27,7 @@ const float* sampled_input(const float* x, int64_t n, const Window2d& g, float* 
   if (g.stride_h == 1) return image;
   for (int64_t ci = 0; ci < g.c_in; ++ci)
     for (int64_t oh = 0; oh < g.h_out; ++oh)
-      take_even(image + (ci * g.h_in + 2 * oh) * g.w_in, xs + (ci * g.h_out + oh) * g.w_out, g.w_out, g.w_in);
+      deinterleave(image + (ci * g.h_in + 2 * oh) * g.w_in, xs + (ci * g.h_out + oh) * g.w_out, nullptr, g.w_in);
   return xs;
 }
 
@@ -39,7 +39,7 @@ void spread(const float* dxs, float* grad_x, int64_t n, int64_t c0, int64_t c1, 
     for (int64_t ih = 0; ih < g.h_in; ++ih) {
       float* dst = grad_x + ((n * g.c_in + ci) * g.h_in + ih) * g.w_in;
       if (ih % 2 == 0) {
-        put_even(dxs + (ci * g.h_out + ih / 2) * g.w_out, dst, g.w_out, g.w_in);
+        interleave(dxs + (ci * g.h_out + ih / 2) * g.w_out, nullptr, dst, g.w_in);
       } else {
         std::memset(dst, 0, g.w_in * sizeof(float));
       }
