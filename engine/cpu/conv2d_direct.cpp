@@ -199,14 +199,30 @@ PhaseAxis phase_axis(int64_t phase, int64_t pad, int64_t size) {
 
 struct Phase {
   PhaseAxis rows, cols;
-  int64_t width, flat;          // grad_y's planes' width; a channel's outputs on it, in whole vectors
+  int64_t width;                // grad_y's planes' width
+  int64_t row, flat;            // in the phase's outputs: a row's and a channel's floats (flat: whole vectors)
   std::vector<int64_t> offset;  // tap t of output (m, k) reads planes + offset[t] + (m - rows.half)*width + k - cols.half
   std::vector<float> w;         // [Cin, taps]
   std::vector<int64_t> at;      // every vector of the outputs
 };
 
+// Where the phase's output vectors read: rows of whole vectors when its
+// columns are (only the valid outputs computed, stored row after row),
+// else every vector on the planes' width (the extra columns computed and
+// dropped: 2 of 10 on an 8-column phase).
+void phase_vectors(Phase& ph) {
+  if (ph.cols.count % kLanes != 0) {
+    ph.row = ph.width, ph.flat = ceil_div(ph.rows.count * ph.width, kLanes) * kLanes;
+    ph.at = flat_vectors(ph.flat);
+    return;
+  }
+  ph.row = ph.cols.count, ph.flat = ph.rows.count * ph.cols.count;
+  for (int64_t r = 0; r < ph.rows.count; ++r)
+    for (int64_t k = 0; k < ph.cols.count; k += kLanes) ph.at.push_back(r * ph.width + k);
+}
+
 Phase phase_of(int64_t a, int64_t b, const float* w, const Planes& gp, const Window2d& g) {
-  Phase ph{phase_axis(a, g.pad_h, g.h_in), phase_axis(b, g.pad_w, g.w_in), gp.cols, 0, {}, {}, {}};
+  Phase ph{phase_axis(a, g.pad_h, g.h_in), phase_axis(b, g.pad_w, g.w_in), gp.cols, 0, 0, {}, {}, {}};
   const int64_t taps = g.c_out * (2 - a) * (2 - b);  // kernel rows of parity a: 0 and 2, or 1
   ph.w.resize(g.c_in * taps);
   for (int64_t co = 0; co < g.c_out; ++co)
@@ -216,19 +232,18 @@ Phase phase_of(int64_t a, int64_t b, const float* w, const Planes& gp, const Win
         ph.offset.push_back(co * gp.plane + (ph.rows.half - (i >> 1) + 1) * gp.cols + ph.cols.half - (j >> 1) + 1);
         for (int64_t ci = 0; ci < g.c_in; ++ci) ph.w[ci * taps + t] = w[((co * g.c_in + ci) * 3 + i) * 3 + j];
       }
-  ph.flat = ceil_div(ph.rows.count * gp.cols, kLanes) * kLanes;
-  ph.at = flat_vectors(ph.flat);
+  phase_vectors(ph);
   return ph;
 }
 
 // Image n's rows of grad_x of row phase a from the outputs of its two
-// column phases (on the planes' width): each row written once, the even
-// and odd columns interleaved (a phase without columns is never read).
+// column phases: each row written once, the even and odd columns
+// interleaved (a phase without columns is never read).
 void store_row_phase(const float* even, const Phase& pe, const float* odd, const Phase& po, float* grad_x, int64_t n,
                      const Window2d& g) {
   for (int64_t ci = 0; ci < g.c_in; ++ci)
     for (int64_t r = 0; r < pe.rows.count; ++r)
-      interleave(even + ci * pe.flat + r * pe.width, odd + ci * po.flat + r * po.width,
+      interleave(even + ci * pe.flat + r * pe.row, odd + ci * po.flat + r * po.row,
                  grad_x + ((n * g.c_in + ci) * g.h_in + pe.rows.first + 2 * r) * g.w_in, g.w_in);
 }
 
