@@ -94,20 +94,21 @@ float* planes_buffer(const Planes& p, const Window2d& g, int64_t images) {
 // Output rows of whole vectors: no vector crosses a row.
 bool rows_of_vectors(const Window2d& g) { return g.w_out % kLanes == 0; }
 
-// Where each vector of an output map whose rows are whole vectors reads on
-// the planes' width: the map's vectors are consecutive in y, and no extra
-// column is computed or copied.
-std::vector<int64_t> vector_sources(const Planes& p, const Window2d& g) {
+// Where the vectors of `rows` x `cols` outputs read on planes `width` floats
+// wide, as the kernels walk them: where the rows are whole vectors, each
+// row's own vectors (consecutive in the output, no extra column computed or
+// copied); else every vector of the `flat` floats on the planes' width.
+std::vector<int64_t> vectors_of(int64_t rows, int64_t cols, int64_t width, int64_t flat) {
+  if (cols % kLanes != 0) return flat_vectors(flat);
   std::vector<int64_t> at;
-  for (int64_t oh = 0; oh < g.h_out; ++oh)
-    for (int64_t ow = 0; ow < g.w_out; ow += kLanes) at.push_back(oh * p.cols + ow);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < cols; k += kLanes) at.push_back(r * width + k);
   return at;
 }
 
-// The output vectors of a layer as its kernels walk them: the map's own
-// where its rows are whole vectors, else those of the planes' width.
+// The output vectors of a layer.
 std::vector<int64_t> output_vectors(const Planes& p, const Window2d& g) {
-  return rows_of_vectors(g) ? vector_sources(p, g) : flat_vectors(p.flat);
+  return vectors_of(g.h_out, g.w_out, p.cols, p.flat);
 }
 
 // Channel co of image n: the valid columns of out, plus the bias.
@@ -206,19 +207,16 @@ struct Phase {
   std::vector<int64_t> at;      // every vector of the outputs
 };
 
-// Where the phase's output vectors read: rows of whole vectors when its
-// columns are (only the valid outputs computed, stored row after row),
-// else every vector on the planes' width (the extra columns computed and
-// dropped: 2 of 10 on an 8-column phase).
+// The phase's output vectors and their layout (vectors_of): where its
+// columns are whole vectors only its valid outputs, row after row, else
+// every vector on the planes' width (the extra columns computed and
+// dropped: 2 of 10 on an 8-column phase). A phase without rows or columns
+// has no vectors.
 void phase_vectors(Phase& ph) {
-  if (ph.cols.count % kLanes != 0) {
-    ph.row = ph.width, ph.flat = ceil_div(ph.rows.count * ph.width, kLanes) * kLanes;
-    ph.at = flat_vectors(ph.flat);
-    return;
-  }
-  ph.row = ph.cols.count, ph.flat = ph.rows.count * ph.cols.count;
-  for (int64_t r = 0; r < ph.rows.count; ++r)
-    for (int64_t k = 0; k < ph.cols.count; k += kLanes) ph.at.push_back(r * ph.width + k);
+  const bool rows = ph.cols.count % kLanes == 0;
+  ph.row = rows ? ph.cols.count : ph.width;
+  ph.flat = rows ? ph.rows.count * ph.cols.count : ceil_div(ph.rows.count * ph.width, kLanes) * kLanes;
+  ph.at = vectors_of(ph.rows.count, ph.cols.count, ph.width, ph.flat);
 }
 
 Phase phase_of(int64_t a, int64_t b, const float* w, const Planes& gp, const Window2d& g) {
@@ -308,12 +306,10 @@ void direct_conv_backward_data(const float* grad_y, const float* w, float* grad_
     const float* planes = fill_planes(grad_y, n, 0, g.c_out, gp, t, planes_buffer(gp, t, 1));
     for (int64_t a = 0; a < 2; ++a) {
       const Phase &pe = phases[2 * a + even], &po = phases[2 * a + 1 - even];
-      if (pe.rows.count == 0 || pe.cols.count == 0) continue;
       float* out_even = aligned_floats(scratch(4, g.c_in * (pe.flat + po.flat) + kLanes));
       float* out_odd = out_even + g.c_in * pe.flat;
       forward_channels(planes, pe.offset, pe.at, pe.w.data(), nullptr, out_even, pe.flat, 0, g.c_in);
-      if (po.cols.count > 0)
-        forward_channels(planes, po.offset, po.at, po.w.data(), nullptr, out_odd, po.flat, 0, g.c_in);
+      forward_channels(planes, po.offset, po.at, po.w.data(), nullptr, out_odd, po.flat, 0, g.c_in);
       store_row_phase(out_even, pe, out_odd, po, grad_x, n, g);
     }
   }
