@@ -73,9 +73,10 @@ std::vector<TensorImpl*> reverse_topological_order(TensorImpl* root) {
   return {post_order.rbegin(), post_order.rend()};
 }
 
-// The first gradient into a slot is taken over when nothing else holds its
+// A leaf's gradient: the first is taken over when nothing else holds its
 // memory (most ops return a fresh tensor), else copied: add() hands the same
-// tensor to both inputs, and a later add_inplace must not change the other.
+// tensor to both inputs, and a later add_inplace (or an optimizer) must not
+// change the other.
 void accumulate(Tensor& slot, Tensor&& g) {
   if (slot.defined()) {
     add_inplace(slot, g);
@@ -83,6 +84,22 @@ void accumulate(Tensor& slot, Tensor&& g) {
     slot = std::move(g);
   } else {
     slot = g.clone();
+  }
+}
+
+// A pending gradient (of an op's output, consumed by its backward) is taken
+// over even when shared, and a later one added in place only when nothing
+// else holds the sum: a residual block's add hands one tensor to both of its
+// inputs, and by the time the shortcut's second gradient arrives the other
+// path has mostly consumed it. (Copying it up front cost 1.6% of a ResNet-8
+// step, perf.) Either way the sum is slot + g, the same floats.
+void accumulate_pending(Tensor& slot, Tensor&& g) {
+  if (!slot.defined()) {
+    slot = std::move(g);
+  } else if (slot.sole_owner()) {
+    add_inplace(slot, g);
+  } else {
+    slot = add(slot, g);
   }
 }
 
@@ -115,7 +132,7 @@ void run_backward(const Tensor& root, const Tensor& seed) {
       Tensor& input = node.inputs[i];
       if (!grads[i].defined() || !input.defined() || !input.requires_grad()) continue;
       if (input.grad_fn()) {
-        accumulate(pending[input.impl()], std::move(grads[i]));
+        accumulate_pending(pending[input.impl()], std::move(grads[i]));
       } else {
         Tensor g = input.grad();
         accumulate(g, std::move(grads[i]));

@@ -82,21 +82,23 @@ class Backend {
   // Training saves the batch mean and 1/sqrt(var+eps) and updates the
   // running statistics with the unbiased variance, as PyTorch does.
   // relu = true writes relu(batch_norm(x)) instead, in the same pass; the
-  // backward then takes that output (relu_out) and masks grad_y by
-  // relu_out > 0 as it reads it. relu_out undefined: no ReLU. Either way
-  // the values equal the unfused ops' bit for bit.
+  // backward then masks grad_y by relu_out > 0 (that output; undefined: no
+  // ReLU) as it reads it. A backend may instead test the forward's affine
+  // value of x, as the CPU does (gamma and beta are passed for that): the
+  // same mask, without reading the output. Either way the values equal the
+  // unfused ops' bit for bit.
   virtual void batch_norm_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                                 Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean, Tensor& running_var,
                                 float momentum, float eps, bool relu) = 0;
   virtual void batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                                const Tensor& running_mean, const Tensor& running_var, float eps, bool relu) = 0;
   virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out,
-                                   const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                                   const Tensor& gamma, const Tensor& beta, const Tensor& save_mean, const Tensor& save_invstd,
                                    Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) = 0;
   // Evaluation mode is a per-channel affine map; its backward has no terms
   // through the (fixed) statistics.
   virtual void batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out,
-                                        const Tensor& gamma, const Tensor& running_mean, const Tensor& running_var,
+                                        const Tensor& gamma, const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
                                         float eps, Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) = 0;
 
   // Row normalisations over [N, D] (normalize.cpp). Layer norm saves each

@@ -4,9 +4,12 @@
 // one double accumulator is a chain of dependent adds, 4x slower under
 // perf), the rows' sums in double.
 // With relu the forward clamps each row of y while it is in L1 and the
-// backward masks each row of grad_y by that output into an L1 buffer: each
+// backward masks each row of grad_y into an L1 buffer where the forward's
+// affine value of x (recomputed, the same arithmetic) was not positive: each
 // value is the one the separate relu and relu_backward ops give, without
-// their passes over the maps in memory.
+// their passes over the maps in memory, and without reading y. (Masking by
+// y read a third stream twice; at batch 128 a 32x32 channel's x, grad_y and
+// y, 1.5 MB, do not stay in L2 between the backward's two passes.)
 #include <cmath>
 #include <vector>
 
@@ -33,6 +36,21 @@ double lane_sum(int64_t s, F&& f) {
   for (; k < s; ++k) total += f(k);
   for (float v : lane) total += v;
   return total;
+}
+
+// A channel's affine map, y = x * a + shift: training's from the batch
+// statistics, evaluation's from the running ones. The backward's ReLU mask
+// recomputes it, so both passes take it from here.
+struct Affine {
+  float a, shift;
+};
+Affine train_affine(float gamma, float beta, float mean, float invstd) {
+  const float a = gamma * invstd;
+  return {a, beta - mean * a};
+}
+Affine eval_affine(float gamma, float beta, float running_mean, float running_var, float eps) {
+  const float a = gamma / std::sqrt(running_var + eps);
+  return {a, beta - running_mean * a};
 }
 
 // q = p * a + shift over s values, then relu when asked: a second pass over
@@ -73,8 +91,8 @@ void CpuBackend::batch_norm_train(const Tensor& x, const Tensor& gamma, const Te
     const float invstd = static_cast<float>(1.0 / std::sqrt(var + eps));
     pm[ch] = static_cast<float>(mean);
     pi[ch] = invstd;
-    const float a = pg[ch] * invstd, shift = pb[ch] - static_cast<float>(mean) * a;
-    for (int64_t b = 0; b < n; ++b) affine_row(px + (b * c + ch) * s, py + (b * c + ch) * s, s, a, shift, relu);
+    const Affine f = train_affine(pg[ch], pb[ch], pm[ch], invstd);
+    for (int64_t b = 0; b < n; ++b) affine_row(px + (b * c + ch) * s, py + (b * c + ch) * s, s, f.a, f.shift, relu);
     const double unbiased = count > 1 ? var * count / (count - 1) : var;
     rm[ch] = static_cast<float>((1.0 - momentum) * rm[ch] + momentum * mean);
     rv[ch] = static_cast<float>((1.0 - momentum) * rv[ch] + momentum * unbiased);
@@ -90,19 +108,22 @@ void CpuBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Ten
 #pragma omp parallel for collapse(2) schedule(static) if (n * c * s > kParallelGrain)
   for (int64_t b = 0; b < n; ++b) {
     for (int64_t ch = 0; ch < c; ++ch) {
-      const float a = pg[ch] / std::sqrt(rv[ch] + eps), shift = pb[ch] - rm[ch] * a;
-      affine_row(px + (b * c + ch) * s, py + (b * c + ch) * s, s, a, shift, relu);
+      const Affine f = eval_affine(pg[ch], pb[ch], rm[ch], rv[ch], eps);
+      affine_row(px + (b * c + ch) * s, py + (b * c + ch) * s, s, f.a, f.shift, relu);
     }
   }
 }
 
 // Row `row` of the gradient reaching batch norm's output: grad_y's, or with
-// a fused ReLU, zero where its output was 0 (relu_backward's values), written
-// to `buffer` (one row, in L1). Both cases then run the same arithmetic code,
-// as in affine_row.
-static const float* grad_row(const float* grad, const float* relu_out, int64_t row, int64_t s, float* buffer) {
-  if (!relu_out) return grad + row;
-  for (int64_t k = 0; k < s; ++k) buffer[k] = relu_out[row + k] > 0.0f ? grad[row + k] : 0.0f;
+// a fused ReLU (relu: the forward's affine map), zero where its output was 0
+// (relu_backward's values): where x * a + shift, affine_row's value, is not
+// positive. Written to `buffer` (one row, in L1). Both cases then run the
+// same arithmetic code, as in affine_row.
+static const float* grad_row(const float* grad, const float* x, const Affine* relu, int64_t row, int64_t s,
+                             float* buffer) {
+  if (!relu) return grad + row;
+  const float a = relu->a, shift = relu->shift;
+  for (int64_t k = 0; k < s; ++k) buffer[k] = x[row + k] * a + shift > 0.0f ? grad[row + k] : 0.0f;
   return buffer;
 }
 
@@ -110,16 +131,16 @@ static const float* grad_row(const float* grad, const float* relu_out, int64_t r
 //   dbeta = sum dy, dgamma = sum dy * xhat,
 //   training:   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma)
 //   evaluation: dx = gamma * invstd * dy (the statistics are constants).
-// relu_out: a fused ReLU's output, or null.
-static void backward_channel(const float* px, const float* pgy, const float* relu_out, float* pgx, Layout l,
-                             int64_t ch, float gamma, float mean, float invstd, bool batch_stats, float* dgamma_out,
+// relu: the forward's affine map when a ReLU was fused, else null.
+static void backward_channel(const float* px, const float* pgy, const Affine* relu, float* pgx, Layout l, int64_t ch,
+                             float gamma, float mean, float invstd, bool batch_stats, float* dgamma_out,
                              float* dbeta_out) {
   const auto [n, c, s] = l;
-  std::vector<float> buffer(relu_out ? s : 0);
+  std::vector<float> buffer(relu ? s : 0);
   double dbeta = 0.0, dgamma = 0.0;
   for (int64_t b = 0; b < n; ++b) {
     const int64_t row = (b * c + ch) * s;
-    const float *p = px + row, *g = grad_row(pgy, relu_out, row, s, buffer.data());
+    const float *p = px + row, *g = grad_row(pgy, px, relu, row, s, buffer.data());
     dbeta += lane_sum(s, [g](int64_t k) { return g[k]; });
     dgamma += lane_sum(s, [=](int64_t k) { return g[k] * (p[k] - mean) * invstd; });
   }
@@ -131,37 +152,38 @@ static void backward_channel(const float* px, const float* pgy, const float* rel
   const float mg = batch_stats ? static_cast<float>(dgamma / count) : 0.0f;
   for (int64_t b = 0; b < n; ++b) {
     const int64_t row = (b * c + ch) * s;
-    const float *p = px + row, *g = grad_row(pgy, relu_out, row, s, buffer.data());
+    const float *p = px + row, *g = grad_row(pgy, px, relu, row, s, buffer.data());
     float* q = pgx + row;
     for (int64_t k = 0; k < s; ++k) q[k] = a * (g[k] - mb - (p[k] - mean) * invstd * mg);
   }
 }
 
-static const float* data_or_null(const Tensor& t) { return t.defined() ? t.f32() : nullptr; }
-
 void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out,
-                                     const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
-                                     Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) {
+                                     const Tensor& gamma, const Tensor& beta, const Tensor& save_mean,
+                                     const Tensor& save_invstd, Tensor& grad_x, Tensor& grad_gamma,
+                                     Tensor& grad_beta) {
   const Layout l = layout(x);
-  const float *pg = gamma.f32(), *pm = save_mean.f32(), *pi = save_invstd.f32();
+  const float *pg = gamma.f32(), *pb = beta.f32(), *pm = save_mean.f32(), *pi = save_invstd.f32();
 #pragma omp parallel for schedule(static)
   for (int64_t ch = 0; ch < l.c; ++ch) {
-    backward_channel(x.f32(), grad_y.f32(), data_or_null(relu_out), grad_x.f32(), l, ch, pg[ch], pm[ch], pi[ch], true,
-                     grad_gamma.f32() + ch, grad_beta.f32() + ch);
+    const Affine f = train_affine(pg[ch], pb[ch], pm[ch], pi[ch]);
+    backward_channel(x.f32(), grad_y.f32(), relu_out.defined() ? &f : nullptr, grad_x.f32(), l, ch, pg[ch], pm[ch],
+                     pi[ch], true, grad_gamma.f32() + ch, grad_beta.f32() + ch);
   }
 }
 
 void CpuBackend::batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out,
-                                          const Tensor& gamma, const Tensor& running_mean,
+                                          const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                                           const Tensor& running_var, float eps, Tensor& grad_x, Tensor& grad_gamma,
                                           Tensor& grad_beta) {
   const Layout l = layout(x);
-  const float *pg = gamma.f32(), *rm = running_mean.f32(), *rv = running_var.f32();
+  const float *pg = gamma.f32(), *pb = beta.f32(), *rm = running_mean.f32(), *rv = running_var.f32();
 #pragma omp parallel for schedule(static)
   for (int64_t ch = 0; ch < l.c; ++ch) {
     const float invstd = 1.0f / std::sqrt(rv[ch] + eps);
-    backward_channel(x.f32(), grad_y.f32(), data_or_null(relu_out), grad_x.f32(), l, ch, pg[ch], rm[ch], invstd,
-                     false, grad_gamma.f32() + ch, grad_beta.f32() + ch);
+    const Affine f = eval_affine(pg[ch], pb[ch], rm[ch], rv[ch], eps);
+    backward_channel(x.f32(), grad_y.f32(), relu_out.defined() ? &f : nullptr, grad_x.f32(), l, ch, pg[ch], rm[ch],
+                     invstd, false, grad_gamma.f32() + ch, grad_beta.f32() + ch);
   }
 }
 

@@ -94,7 +94,8 @@ void CudaBackend::batch_norm_eval(const Tensor& x, const Tensor& gamma, const Te
 }
 
 void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y_in, const Tensor& relu_out,
-                                      const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                                      const Tensor& gamma, const Tensor& /*beta: masks by relu_out*/,
+                                      const Tensor& save_mean, const Tensor& save_invstd,
                                       Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) {
   const Tensor grad_y = masked_by_relu(grad_y_in, relu_out);
   const BatchNormDescriptors d(x);
@@ -107,7 +108,8 @@ void CudaBackend::batch_norm_backward(const Tensor& x, const Tensor& grad_y_in, 
 }
 
 void CudaBackend::batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y_in, const Tensor& relu_out,
-                                           const Tensor& gamma, const Tensor& running_mean,
+                                           const Tensor& gamma, const Tensor& /*beta: masks by relu_out*/,
+                                           const Tensor& running_mean,
                                            const Tensor& running_var, float eps, Tensor& grad_x, Tensor& grad_gamma,
                                            Tensor& grad_beta) {
   const Tensor grad_y = masked_by_relu(grad_y_in, relu_out);

@@ -10,11 +10,11 @@ struct BatchNormNode : Node {
   Tensor relu_out;  // batch_norm_relu's output, detached; undefined without ReLU
   const char* name() const override { return relu_out.defined() ? "batch_norm_relu" : "batch_norm"; }
   std::vector<Tensor> backward(const Tensor& grad_y) override {
-    const Tensor &x = inputs[0], &gamma = inputs[1];
+    const Tensor &x = inputs[0], &gamma = inputs[1], &beta = inputs[2];
     Tensor gx = Tensor::empty(x.shape(), DType::F32, x.device());
     Tensor ggamma = Tensor::empty(gamma.shape(), DType::F32, x.device());
     Tensor gbeta = Tensor::empty(gamma.shape(), DType::F32, x.device());
-    backend_for(x.device()).batch_norm_backward(x, grad_y, relu_out, gamma, save_mean, save_invstd, gx, ggamma,
+    backend_for(x.device()).batch_norm_backward(x, grad_y, relu_out, gamma, beta, save_mean, save_invstd, gx, ggamma,
                                                 gbeta);
     return {gx, ggamma, gbeta};
   }
@@ -26,12 +26,12 @@ struct BatchNormEvalNode : Node {
   float eps = 1e-5f;
   const char* name() const override { return relu_out.defined() ? "batch_norm_relu_eval" : "batch_norm_eval"; }
   std::vector<Tensor> backward(const Tensor& grad_y) override {
-    const Tensor &x = inputs[0], &gamma = inputs[1];
+    const Tensor &x = inputs[0], &gamma = inputs[1], &beta = inputs[2];
     Tensor gx = Tensor::empty(x.shape(), DType::F32, x.device());
     Tensor ggamma = Tensor::empty(gamma.shape(), DType::F32, x.device());
     Tensor gbeta = Tensor::empty(gamma.shape(), DType::F32, x.device());
-    backend_for(x.device()).batch_norm_eval_backward(x, grad_y, relu_out, gamma, running_mean, running_var, eps, gx,
-                                                     ggamma, gbeta);
+    backend_for(x.device()).batch_norm_eval_backward(x, grad_y, relu_out, gamma, beta, running_mean, running_var, eps,
+                                                     gx, ggamma, gbeta);
     return {gx, ggamma, gbeta};
   }
 };
