@@ -93,13 +93,15 @@ class Backend {
   virtual void batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                                const Tensor& running_mean, const Tensor& running_var, float eps, bool relu) = 0;
   virtual void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out,
-                                   const Tensor& gamma, const Tensor& beta, const Tensor& save_mean, const Tensor& save_invstd,
-                                   Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) = 0;
+                                   const Tensor& gamma, const Tensor& beta, const Tensor& save_mean,
+                                   const Tensor& save_invstd, Tensor& grad_x, Tensor& grad_gamma,
+                                   Tensor& grad_beta) = 0;
   // Evaluation mode is a per-channel affine map; its backward has no terms
   // through the (fixed) statistics.
   virtual void batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out,
-                                        const Tensor& gamma, const Tensor& beta, const Tensor& running_mean, const Tensor& running_var,
-                                        float eps, Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) = 0;
+                                        const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                                        const Tensor& running_var, float eps, Tensor& grad_x, Tensor& grad_gamma,
+                                        Tensor& grad_beta) = 0;
 
   // Row normalisations over [N, D] (normalize.cpp). Layer norm saves each
   // row's mean and 1/sqrt(var + eps) (biased variance); L2 saves each row's

@@ -58,12 +58,6 @@ void split_columns(const float* src, float* row, int64_t plane, const Window2d& 
                g.w_in);
 }
 
-// Channels [ci_begin, ci_end) of image n into their phase planes (zero
-// padding), at their places among all Cin channels' planes. The strides are
-// 1 or 2 (direct_conv_fits), so a row's phase and place are a mask and a
-// shift: with divisions per element a stride-2 layer spent as long filling
-// its planes as multiplying (16 -> 32 channels, 32x32 -> 16x16: forward 1.6x
-// faster so, bench_conv_resnet18 one thread).
 // Stride 1: channel `src` into its plane, each float written once: the
 // padding above, then each input row a vector at a time with one vector of
 // zeros after it (a row's right padding and the next row's left padding lie
@@ -84,6 +78,13 @@ void fill_plane(const float* src, float* plane, const Planes& p, const Window2d&
   std::memset(plane + done, 0, (p.plane - done) * sizeof(float));
 }
 
+// Channels [ci_begin, ci_end) of image n into their phase planes (zero
+// padding), at their places among all Cin channels' planes: at stride 1 one
+// plane each (fill_plane); at stride 2 the planes zeroed, then each row split
+// into its column phases. The strides are 1 or 2 (direct_conv_fits), so a
+// row's phase and place are a mask and a shift: with divisions per element a stride-2 layer spent as long filling
+// its planes as multiplying (16 -> 32 channels, 32x32 -> 16x16: forward 1.6x
+// faster so, bench_conv_resnet18 one thread).
 float* fill_planes(const float* x, int64_t n, int64_t ci_begin, int64_t ci_end, const Planes& p, const Window2d& g,
                    float* planes) {
   const int64_t per_channel = p.s * p.s * p.plane, shift = p.s - 1;

@@ -56,11 +56,11 @@ class CpuBackend final : public Backend {
   void batch_norm_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
                        const Tensor& running_mean, const Tensor& running_var, float eps, bool relu) override;
   void batch_norm_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out, const Tensor& gamma,
-                           const Tensor& beta, const Tensor& save_mean, const Tensor& save_invstd, Tensor& grad_x, Tensor& grad_gamma,
-                           Tensor& grad_beta) override;
+                           const Tensor& beta, const Tensor& save_mean, const Tensor& save_invstd, Tensor& grad_x,
+                           Tensor& grad_gamma, Tensor& grad_beta) override;
   void batch_norm_eval_backward(const Tensor& x, const Tensor& grad_y, const Tensor& relu_out, const Tensor& gamma,
-                                const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, float eps, Tensor& grad_x,
-                                Tensor& grad_gamma, Tensor& grad_beta) override;
+                                const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, float eps,
+                                Tensor& grad_x, Tensor& grad_gamma, Tensor& grad_beta) override;
 
   void layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y, Tensor& save_mean,
                           Tensor& save_invstd, float eps) override;
