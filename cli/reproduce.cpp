@@ -40,7 +40,8 @@ const char kReproduceHelp[] =
     "  --seeds N        seeds per row (default: each file's own)\n"
     "  --jobs N         train in N processes at once, each with cores/N OpenMP threads,\n"
     "                   each taking the next untaken group of runs (those sharing a\n"
-    "                   checkpoint, largest first) when it is free\n"
+    "                   checkpoint, costliest first: epochs x images x multiply-adds,\n"
+    "                   so that no costly group is left for last) when it is free\n"
     "                   (two one-thread ResNet-8 trainings outrun one two-thread one on\n"
     "                   2 cores: results/perf/mini_plan.txt), their output in\n"
     "                   runs/SCALE/shard-K.log, then evaluate and write the results here.\n"
@@ -64,7 +65,8 @@ const char kReproduceHelp[] =
     "                   rows and the runs they need (finished, or to train), then the\n"
     "                   distinct trainings the unfinished runs still need once shared\n"
     "                   checkpoints are trained once (epochs per network, and hours at\n"
-    "                   the fastest epochs the scale's run logs measured); trains nothing\n"
+    "                   the fastest epochs the scale's run logs measured), and the groups\n"
+    "                   --jobs takes in order, with each one's share of the cost; trains nothing\n"
     "  --claims         print every claim of results/SCALE/*.json as one Markdown table\n"
     "                   (the paper's numbers, ours, the verdict, the command); trains nothing\n";
 

@@ -10,6 +10,7 @@
 //   domainnet        <root>/domainnet          345 classes, 6 domains
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,17 @@ Dataset load_dataset(const std::string& name, const std::string& split, const st
 // inaturalist2021, domainnet): they are fed ImageNet-style, as random-resized
 // crops of a fixed side (data/augment.h), not at their own size.
 bool variable_image_size(const std::string& name);
+
+// A dataset's full training split as known before anything is loaded, for
+// pricing an epoch (reproduce --jobs orders its work by that): its classes,
+// training images per class (an average where classes differ: PACS has 8,003
+// in 7, iNaturalist 2021 about 2.7 M in 10,000) and the side the network
+// sees (the variable-size datasets: the paper's 224-pixel crops). Throws
+// DataError for an unknown name, as dataset_dir() does.
+struct NominalSize {
+  int64_t classes, train_per_class, side;
+};
+NominalSize nominal_size(const std::string& name);
 
 // The samplers that make sense for a dataset (e.g. super-category needs
 // super-categories, domain needs domains).

@@ -148,6 +148,7 @@ std::vector<std::string> reproduce(const ReproduceOptions& o) {
   if (!store.ledger.empty()) restore_runs(store.ledger, store.runs);
   if (o.plan) {
     print_plan(specs, o);
+    print_groups(specs, o);
     return {};
   }
   require_datasets(specs);

@@ -43,7 +43,7 @@ struct ReproduceOptions {
   // and write no results, so that `shards` processes train at once; a pass
   // without shards then writes the results (cli: --jobs, --shard).
   int64_t shard = 0, shards = 1;
-  // Non-empty: the shards take the groups (largest first) first come, first
+  // Non-empty: the shards take the groups (costliest first) first come, first
   // served, through claim files in this folder, instead of a fixed share
   // each: a shard whose groups were finished before takes others (--jobs).
   std::string claims_dir;

@@ -7,9 +7,12 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <unistd.h>
 
+#include "data/catalog.h"
+#include "nn/resnet.h"
 #include "taper/needed_runs.h"
 #include "taper/run_ledger.h"
 #include "taper/sentence_encoder.h"
@@ -21,12 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<RunConfig> configs_of(const std::vector<NeededRun>& runs) {
-  std::vector<RunConfig> out;
-  for (const NeededRun& r : runs) out.push_back(r.config);
-  return out;
-}
-
 // Runs that share a checkpoint, directly or through others: a group never
 // waits for another's training, nor trains one twice. Runs sharing stage 1
 // share every later stage's group; a baseline, which does not depend on
@@ -34,11 +31,31 @@ std::vector<RunConfig> configs_of(const std::vector<NeededRun>& runs) {
 struct RunGroup {
   std::vector<NeededRun> runs;
   int64_t epochs = 0;  // of its distinct trainings
+  double cost = 0.0;   // their multiply-adds, training_cost()'s
 };
 
-// The experiments' distinct runs in groups, largest first by epochs (ties
-// in the order the experiments first need them), from the configs alone,
-// never from what is finished: every shard's process computes the same list.
+// What a training costs the machine, for ordering the groups: its epochs x
+// training images x a forward pass's multiply-adds an image, from the config
+// and the dataset's nominal size alone (nothing loaded, nothing measured:
+// every shard computes the same order). A ResNet-20 epoch costs 3.3
+// ResNet-8 epochs, a PACS epoch (8,003 images at 64 px) 0.64.
+double training_cost(const RunConfig& c, int64_t epochs) {
+  const NominalSize n = nominal_size(c.data.dataset);
+  const int64_t classes = c.data.classes > 0 ? std::min(c.data.classes, n.classes) : n.classes;
+  const int64_t per_class =
+      c.data.train_per_class > 0 ? std::min(c.data.train_per_class, n.train_per_class) : n.train_per_class;
+  const int64_t side = variable_image_size(c.data.dataset) && c.data.image_size > 0 ? c.data.image_size : n.side;
+  const ResNet arch({.arch = c.model.arch, .stem = c.model.stem, .width = c.model.width, .num_classes = classes});
+  return static_cast<double>(epochs) * static_cast<double>(classes * per_class) *
+         static_cast<double>(arch.multiply_adds(side, side));
+}
+
+// The experiments' distinct runs in groups, the costliest first (ties in the
+// order the experiments first need them), from the configs alone, never from
+// what is finished: every shard's process computes the same list. Costliest
+// first, because the groups are whole: a costly one taken last (a ResNet-20
+// baseline of Table 2: 13 epochs, more time than a PACS group's 42) would
+// leave the other processes idle while it trains.
 std::vector<RunGroup> run_groups(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   std::vector<NeededRun> runs;
   for (const Spec& spec : specs) {
@@ -64,26 +81,35 @@ std::vector<RunGroup> run_groups(const std::vector<Spec>& specs, const Reproduce
   for (size_t i = 0; i < runs.size(); ++i) {
     const auto [it, added] = group_of_root.emplace(find(i), groups.size());
     if (added) groups.emplace_back();
-    groups[it->second].runs.push_back(runs[i]);
+    RunGroup& g = groups[it->second];
+    g.runs.push_back(runs[i]);
+    for (const Training& t : trainings(runs[i].config)) {
+      if (t.epochs <= 0 || first_user.at({t.kind, t.key}) != i) continue;  // counted once, at its first run
+      g.epochs += t.epochs;
+      g.cost += training_cost(runs[i].config, t.epochs);
+    }
   }
-  for (RunGroup& g : groups) {
-    for (const auto& [nk, cost] : distinct_trainings(configs_of(g.runs), {})) g.epochs += cost.epochs;
-  }
-  std::stable_sort(groups.begin(), groups.end(), [](const RunGroup& a, const RunGroup& b) { return a.epochs > b.epochs; });
+  std::stable_sort(groups.begin(), groups.end(), [](const RunGroup& a, const RunGroup& b) { return a.cost > b.cost; });
   return groups;
 }
 
-// The groups of shard `o.shard` of `o.shards`: each dealt, largest first, to
-// the shard with the fewest epochs so far.
+// The groups of shard `o.shard` of `o.shards`: each dealt, costliest first,
+// to the shard with the least cost so far.
 std::vector<size_t> dealt_groups(const std::vector<RunGroup>& groups, const ReproduceOptions& o) {
-  std::vector<int64_t> load(o.shards, 0);
+  std::vector<double> load(o.shards, 0.0);
   std::vector<size_t> mine;
   for (size_t g = 0; g < groups.size(); ++g) {
     const auto least = std::min_element(load.begin(), load.end()) - load.begin();
-    load[least] += groups[g].epochs;
+    load[least] += groups[g].cost;
     if (least == o.shard) mine.push_back(g);
   }
   return mine;
+}
+
+double total_cost(const std::vector<RunGroup>& groups) {
+  double total = 0.0;
+  for (const RunGroup& g : groups) total += g.cost;
+  return total;
 }
 
 // Whether this process is the first to ask for group `g`: the claim is a
@@ -99,10 +125,12 @@ bool claim_group(const fs::path& claims, size_t g) {
   throw std::runtime_error(file.string() + ": cannot claim the group: " + std::strerror(errno));
 }
 
-void train_group(const RunGroup& group, size_t g, size_t groups, const RunStore& store, const ReproduceOptions& o) {
-  std::fprintf(stderr, "reproduce: shard %lld, group %zu of %zu: %zu runs, %lld epochs\n",
+// share: the group's part of all the groups' cost.
+void train_group(const RunGroup& group, size_t g, size_t groups, double share, const RunStore& store,
+                 const ReproduceOptions& o) {
+  std::fprintf(stderr, "reproduce: shard %lld, group %zu of %zu: %zu runs, %lld epochs, %.1f%% of the training\n",
                static_cast<long long>(o.shard), g + 1, groups, group.runs.size(),
-               static_cast<long long>(group.epochs));
+               static_cast<long long>(group.epochs), 100.0 * share);
   for (size_t i = 0; i < group.runs.size(); ++i) {
     const NeededRun& r = group.runs[i];
     std::fprintf(stderr, "reproduce: shard %lld, run %zu of %zu (%s)\n", static_cast<long long>(o.shard), i + 1,
@@ -124,15 +152,37 @@ void train_group(const RunGroup& group, size_t g, size_t groups, const RunStore&
 
 }  // namespace
 
+void print_groups(const std::vector<Spec>& specs, const ReproduceOptions& o) {
+  const std::vector<RunGroup> groups = run_groups(specs, o);
+  const double total = total_cost(groups);
+  std::fprintf(o.plan_out, "--jobs and --shard take the runs in %zu groups sharing checkpoints, costliest first "
+               "(epochs x training images x multiply-adds):\n", groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) {
+    std::set<std::string> networks;
+    for (const NeededRun& r : groups[g].runs) {
+      for (const Training& t : trainings(r.config)) networks.insert(t.what);
+    }
+    std::string names;
+    for (const std::string& n : networks) names += (names.empty() ? "" : "; ") + n;
+    std::fprintf(o.plan_out, "  %3zu. %3zu runs, %4lld epochs, %5.1f%%  %s\n", g + 1, groups[g].runs.size(),
+                 static_cast<long long>(groups[g].epochs), total > 0.0 ? 100.0 * groups[g].cost / total : 0.0,
+                 names.c_str());
+  }
+}
+
 void train_shard(const std::vector<Spec>& specs, const RunStore& store, const ReproduceOptions& o) {
   const std::vector<RunGroup> groups = run_groups(specs, o);
+  const double total = total_cost(groups);
+  const auto train = [&](size_t g) {
+    train_group(groups[g], g, groups.size(), total > 0.0 ? groups[g].cost / total : 0.0, store, o);
+  };
   if (o.claims_dir.empty()) {
-    for (size_t g : dealt_groups(groups, o)) train_group(groups[g], g, groups.size(), store, o);
+    for (size_t g : dealt_groups(groups, o)) train(g);
     return;
   }
   fs::create_directories(o.claims_dir);
   for (size_t g = 0; g < groups.size(); ++g) {
-    if (claim_group(o.claims_dir, g)) train_group(groups[g], g, groups.size(), store, o);
+    if (claim_group(o.claims_dir, g)) train(g);
   }
 }
 

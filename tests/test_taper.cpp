@@ -23,6 +23,7 @@
 
 #include "tests/temp_dir.h"
 #include "data/augment.h"
+#include "data/catalog.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "engine/atomic_file.h"
@@ -1232,6 +1233,54 @@ std::string experiment_file(int64_t seeds, const std::string& rows) {
 // A [[row]] of TAPER's personalized accuracy under the overrides `set` (an inline TOML table).
 std::string taper_row(const std::string& label, const std::string& set) {
   return "[[row]]\nlabel = \"" + label + "\"\nmetric = \"taper_personalized\"\nset = " + set + "\n";
+}
+
+TEST_CASE("taper reproduce --plan: the groups in the order --jobs takes them, the costliest first") {
+  TempDir dir;
+  dir.write("experiments/unit/base.toml", read_bytes(config_path("tiny_e2e.toml")));
+  // A ResNet-20 baseline alone (2 epochs, 3.3x a ResNet-8's multiply-adds an image) and a TAPER run (4 epochs of
+  // ResNet-8: stage 1, 2, 3 and its baseline): the fewer epochs cost more, so they go first.
+  dir.write("experiments/unit/exp.toml",
+            experiment_file(1, taper_row("TAPER", "{}") +
+                                   taper_row("ResNet-20 baseline", "{ \"model.arch\" = \"resnet20\", "
+                                             "\"stage1.epochs\" = 0, \"stage2.epochs\" = 0, \"stage3.epochs\" = 0, "
+                                             "\"baseline.epochs\" = 2 }")));
+  const std::string text = plan_of(unit_scale(dir));
+  CAPTURE(text);
+  // Both train on the same images: the shares are those of epochs x multiply-adds.
+  const auto madds = [](const char* arch) {
+    return static_cast<double>(ResNet({.arch = arch, .width = 0.25, .num_classes = 5}).multiply_adds(32, 32));
+  };
+  const double r20 = 2 * madds("resnet20"), r8 = 4 * madds("resnet8");
+  char first[128], second[128];
+  std::snprintf(first, sizeof first, "    1.   1 runs,    2 epochs,  %.1f%%  cifar100 resnet20 width 0.25\n",
+                100 * r20 / (r20 + r8));
+  std::snprintf(second, sizeof second, "    2.   1 runs,    4 epochs,  %.1f%%  cifar100 resnet8 width 0.25\n",
+                100 * r8 / (r20 + r8));
+  CHECK(text.find("take the runs in 2 groups sharing checkpoints, costliest first") != std::string::npos);
+  CHECK(text.find(first) != std::string::npos);
+  CHECK(text.find(second) != std::string::npos);
+}
+
+TEST_CASE("taper: the datasets' nominal sizes, which order --jobs's work, are those of the data") {
+  for (const std::string& name : dataset_names()) {
+    CAPTURE(name);
+    const NominalSize n = nominal_size(name);
+    CHECK(n.classes > 0);
+    CHECK(n.train_per_class > 0);
+    CHECK(n.side == (variable_image_size(name) ? 224 : name == "pacs" ? 64 : 32));
+  }
+  CHECK_THROWS_WITH_AS(nominal_size("imagenet21k"), doctest::Contains("unknown dataset"), DataError);
+  SKIP_WITHOUT_CIFAR100();
+  for (const char* name : {"cifar100", "pacs"}) {
+    CAPTURE(name);
+    if (!fs::is_directory(data_root() + (name == std::string("pacs") ? "/pacs-64" : "/cifar-100-binary"))) continue;
+    const NominalSize n = nominal_size(name);
+    const Dataset train = load_dataset(name, "train");
+    CHECK(train.meta.num_classes() == n.classes);
+    CHECK(std::abs(train.size() - n.classes * n.train_per_class) < n.classes);  // PACS's average, rounded
+    CHECK(train.images->image(0).height == n.side);
+  }
 }
 
 TEST_CASE("taper reproduce: an interrupted run lends the stages it finished, not the one it was in") {
