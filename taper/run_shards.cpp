@@ -32,6 +32,7 @@ struct RunGroup {
   std::vector<NeededRun> runs;
   int64_t epochs = 0;  // of its distinct trainings
   double cost = 0.0;   // their multiply-adds, training_cost()'s
+  double share = 0.0;  // of all the groups' cost
 };
 
 // What a training costs the machine, for ordering the groups: its epochs x
@@ -90,6 +91,9 @@ std::vector<RunGroup> run_groups(const std::vector<Spec>& specs, const Reproduce
     }
   }
   std::stable_sort(groups.begin(), groups.end(), [](const RunGroup& a, const RunGroup& b) { return a.cost > b.cost; });
+  double total = 0.0;
+  for (const RunGroup& g : groups) total += g.cost;
+  for (RunGroup& g : groups) g.share = total > 0.0 ? g.cost / total : 0.0;
   return groups;
 }
 
@@ -106,12 +110,6 @@ std::vector<size_t> dealt_groups(const std::vector<RunGroup>& groups, const Repr
   return mine;
 }
 
-double total_cost(const std::vector<RunGroup>& groups) {
-  double total = 0.0;
-  for (const RunGroup& g : groups) total += g.cost;
-  return total;
-}
-
 // Whether this process is the first to ask for group `g`: the claim is a
 // file made with O_EXCL in `claims`, which only one process can create.
 bool claim_group(const fs::path& claims, size_t g) {
@@ -125,12 +123,10 @@ bool claim_group(const fs::path& claims, size_t g) {
   throw std::runtime_error(file.string() + ": cannot claim the group: " + std::strerror(errno));
 }
 
-// share: the group's part of all the groups' cost.
-void train_group(const RunGroup& group, size_t g, size_t groups, double share, const RunStore& store,
-                 const ReproduceOptions& o) {
+void train_group(const RunGroup& group, size_t g, size_t groups, const RunStore& store, const ReproduceOptions& o) {
   std::fprintf(stderr, "reproduce: shard %lld, group %zu of %zu: %zu runs, %lld epochs, %.1f%% of the training\n",
                static_cast<long long>(o.shard), g + 1, groups, group.runs.size(),
-               static_cast<long long>(group.epochs), 100.0 * share);
+               static_cast<long long>(group.epochs), 100.0 * group.share);
   for (size_t i = 0; i < group.runs.size(); ++i) {
     const NeededRun& r = group.runs[i];
     std::fprintf(stderr, "reproduce: shard %lld, run %zu of %zu (%s)\n", static_cast<long long>(o.shard), i + 1,
@@ -154,7 +150,6 @@ void train_group(const RunGroup& group, size_t g, size_t groups, double share, c
 
 void print_groups(const std::vector<Spec>& specs, const ReproduceOptions& o) {
   const std::vector<RunGroup> groups = run_groups(specs, o);
-  const double total = total_cost(groups);
   std::fprintf(o.plan_out, "--jobs and --shard take the runs in %zu groups sharing checkpoints, costliest first "
                "(epochs x training images x multiply-adds):\n", groups.size());
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -165,24 +160,19 @@ void print_groups(const std::vector<Spec>& specs, const ReproduceOptions& o) {
     std::string names;
     for (const std::string& n : networks) names += (names.empty() ? "" : "; ") + n;
     std::fprintf(o.plan_out, "  %3zu. %3zu runs, %4lld epochs, %5.1f%%  %s\n", g + 1, groups[g].runs.size(),
-                 static_cast<long long>(groups[g].epochs), total > 0.0 ? 100.0 * groups[g].cost / total : 0.0,
-                 names.c_str());
+                 static_cast<long long>(groups[g].epochs), 100.0 * groups[g].share, names.c_str());
   }
 }
 
 void train_shard(const std::vector<Spec>& specs, const RunStore& store, const ReproduceOptions& o) {
   const std::vector<RunGroup> groups = run_groups(specs, o);
-  const double total = total_cost(groups);
-  const auto train = [&](size_t g) {
-    train_group(groups[g], g, groups.size(), total > 0.0 ? groups[g].cost / total : 0.0, store, o);
-  };
   if (o.claims_dir.empty()) {
-    for (size_t g : dealt_groups(groups, o)) train(g);
+    for (size_t g : dealt_groups(groups, o)) train_group(groups[g], g, groups.size(), store, o);
     return;
   }
   fs::create_directories(o.claims_dir);
   for (size_t g = 0; g < groups.size(); ++g) {
-    if (claim_group(o.claims_dir, g)) train(g);
+    if (claim_group(o.claims_dir, g)) train_group(groups[g], g, groups.size(), store, o);
   }
 }
 
