@@ -48,7 +48,8 @@ void check_shards(const RunConfig& c, const ClassMetadata& meta) {
   }
 }
 
-// The network input side of a variable-size dataset (data.image_size; 0: the paper's 224).
+}  // namespace
+
 int64_t crop_size(const RunConfig& c) { return c.data.image_size > 0 ? c.data.image_size : 224; }
 
 ResNet make_arch(const RunConfig& c, int64_t classes) {
@@ -59,8 +60,6 @@ ResNet make_arch(const RunConfig& c, int64_t classes) {
   rc.num_classes = classes;
   return ResNet(rc);
 }
-
-}  // namespace
 
 Experiment Experiment::create(const RunConfig& c, Device device) {
   auto train = load(c, "train", c.data.train_per_class);

@@ -67,4 +67,9 @@ struct DeviceBatch {
 };
 DeviceBatch to_device(const Batch& b, Device device);
 
+// The network a config trains for `classes` classes, and the input side of a
+// variable-size dataset (data.image_size; 0: the paper's 224).
+ResNet make_arch(const RunConfig& c, int64_t classes);
+int64_t crop_size(const RunConfig& c);
+
 }  // namespace taper

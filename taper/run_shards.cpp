@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "data/catalog.h"
-#include "nn/resnet.h"
+#include "taper/experiment.h"
 #include "taper/needed_runs.h"
 #include "taper/run_ledger.h"
 #include "taper/sentence_encoder.h"
@@ -45,10 +45,9 @@ double training_cost(const RunConfig& c, int64_t epochs) {
   const int64_t classes = c.data.classes > 0 ? std::min(c.data.classes, n.classes) : n.classes;
   const int64_t per_class =
       c.data.train_per_class > 0 ? std::min(c.data.train_per_class, n.train_per_class) : n.train_per_class;
-  const int64_t side = variable_image_size(c.data.dataset) && c.data.image_size > 0 ? c.data.image_size : n.side;
-  const ResNet arch({.arch = c.model.arch, .stem = c.model.stem, .width = c.model.width, .num_classes = classes});
+  const int64_t side = variable_image_size(c.data.dataset) ? crop_size(c) : n.side;
   return static_cast<double>(epochs) * static_cast<double>(classes * per_class) *
-         static_cast<double>(arch.multiply_adds(side, side));
+         static_cast<double>(make_arch(c, classes).multiply_adds(side, side));
 }
 
 // The experiments' distinct runs in groups, the costliest first (ties in the
