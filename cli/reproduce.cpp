@@ -1,5 +1,6 @@
 // `taper reproduce --scale S [--only NAME,...] [--seeds N] [--jobs N | --shard K/N] [--check | --plan | --claims]`.
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,7 +47,8 @@ const char kReproduceHelp[] =
     "                   2 cores: results/perf/mini_plan.txt), their output in\n"
     "                   runs/SCALE/shard-K.log, then evaluate and write the results here.\n"
     "                   The numbers are those of --jobs 1: kernels do not depend on the\n"
-    "                   thread count\n"
+    "                   thread count. Killing this process (TERM, INT, HUP) stops the\n"
+    "                   shards too; each keeps the epochs it finished\n"
     "  --shard K/N      train and evaluate only shard K (0 to N-1) of the runs, in groups\n"
     "                   sharing checkpoints; write no results (what --jobs runs)\n"
     "  --claim-dir DIR  with --shard: instead of a fixed share, take each group not yet\n"
@@ -107,6 +109,27 @@ pid_t spawn_logged(std::vector<std::string> args, std::vector<std::string> env, 
   return pid;
 }
 
+// The running shards, for stop_shards: a kill of `taper reproduce --jobs N`
+// (SIGTERM, SIGINT, SIGHUP) reaches its shards too, instead of leaving them
+// training with no parent and no one to write the results. A stopped shard
+// keeps every epoch it finished (checkpoints are written after each).
+constexpr int64_t kMaxJobs = 64;
+pid_t shard_pids[kMaxJobs];
+volatile sig_atomic_t shard_count = 0;
+
+extern "C" void stop_shards(int sig) {
+  for (sig_atomic_t k = 0; k < shard_count; ++k) kill(shard_pids[k], SIGTERM);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void forward_stop_signals() {
+  struct sigaction action {};
+  action.sa_handler = stop_shards;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaction(sig, &action, nullptr);
+}
+
 // Until every shard has ended, prints each "reproduce: shard" line (a run
 // started) from the new part of its log; returns the logs of those that failed.
 std::string follow_shards(const std::vector<pid_t>& children, const std::filesystem::path& logs) {
@@ -161,11 +184,14 @@ void train_in_processes(int argc, char** argv, int64_t jobs, const std::filesyst
   args.push_back("--claim-dir");
   args.push_back(claims.string());
   std::vector<pid_t> children;
+  forward_stop_signals();
   for (int64_t k = 0; k < jobs; ++k) {
     std::vector<std::string> shard_args = args;
     shard_args.push_back("--shard");
     shard_args.push_back(std::to_string(k) + "/" + std::to_string(jobs));
     children.push_back(spawn_logged(shard_args, env, shard_log(logs, k)));
+    shard_pids[k] = children.back();
+    shard_count = static_cast<sig_atomic_t>(k + 1);
     std::fprintf(stderr, "reproduce: shard %lld of %lld training (%lld OpenMP threads), output in %s\n",
                  static_cast<long long>(k), static_cast<long long>(jobs), static_cast<long long>(threads),
                  shard_log(logs, k).c_str());
@@ -210,7 +236,10 @@ int run_reproduce(int argc, char** argv) {
   o.no_train = args.has("--no-train");
   const bool check = args.has("--check");
   const int64_t jobs = args.count("--jobs", 1);
-  if (jobs < 1) throw std::invalid_argument("--jobs: expected at least 1 process");
+  if (jobs < 1 || jobs > kMaxJobs) {
+    throw std::invalid_argument("--jobs: expected 1 to " + std::to_string(kMaxJobs) + " processes, got " +
+                                std::to_string(jobs));
+  }
   if (args.has("--shard")) std::tie(o.shard, o.shards) = parse_shard(args.get("--shard"));
   if (args.has("--claim-dir") && !args.has("--shard")) throw std::invalid_argument("--claim-dir goes with --shard");
   o.claims_dir = args.get("--claim-dir");

@@ -155,6 +155,12 @@ class Backend {
   // (entries of grad_bases left undefined are skipped).
   virtual void mix_backward(const Tensor& alpha, const std::vector<Tensor>& bases, const Tensor& grad_out,
                             Tensor& grad_alpha, std::vector<Tensor>& grad_bases) = 0;
+  // The backward of G mixes of the same bases (stage 3's task groups) in one
+  // pass: grad_alphas[g][q] = <grads[g], bases[q]>; grad_bases[q] +=
+  // sum over g, in order, of alphas[g][q] * grads[g].
+  virtual void mix_backward_groups(const std::vector<Tensor>& alphas, const std::vector<Tensor>& bases,
+                                   const std::vector<Tensor>& grads, std::vector<Tensor>& grad_alphas,
+                                   std::vector<Tensor>& grad_bases) = 0;
 
   // CIFAR-style batches from resident image bytes (augment.cpp): row b of
   // out [B, 3, H, W] is image crops[b, 0] of images [N, H, W, 3] (U8, HWC),

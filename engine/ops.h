@@ -93,6 +93,12 @@ Tensor embedding(const Tensor& table, const Tensor& ids);
 // ---- basis mixing (ops/mix.cpp): equation (1) of the paper ----
 // out = sum_q alpha[q] * bases[q], alpha [Q], every basis the same shape.
 Tensor mix(const Tensor& alpha, const std::vector<Tensor>& bases);
+// mix's backward for G mixes of the same bases, outside autograd (stage 3
+// runs it once for its task groups): given grads[g] = dL/d mix(alphas[g],
+// bases), adds sum_g alphas[g][q] * grads[g] to grad_bases[q] (an undefined
+// entry is skipped) and returns dL/d alphas[g].
+std::vector<Tensor> mix_backward_groups(const std::vector<Tensor>& alphas, const std::vector<Tensor>& bases,
+                                        const std::vector<Tensor>& grads, std::vector<Tensor>& grad_bases);
 
 // ---- in-place helpers, never recorded ----
 void add_inplace(Tensor& dst, const Tensor& src);  // dst += src

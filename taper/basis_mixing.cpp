@@ -32,28 +32,86 @@ std::vector<Tensor> copies_of(const Bases& bases, bool params, const std::string
   for (int64_t q = 0; q < bases.count(); ++q) list.push_back((params ? bases.params : bases.buffers)[q].at(name));
   return list;
 }
+
+// Every tensor of `specs` mixed with its block's mixer.
+TensorMap mix_all(const std::vector<TensorSpec>& specs, const MixerLayout& layout, const Bases& bases, bool params,
+                  const std::vector<Tensor>& alpha) {
+  check_arg(static_cast<int>(alpha.size()) == layout.num_blocks, "basis mixing", [&] {
+    return std::to_string(alpha.size()) + " mixers for " + std::to_string(layout.num_blocks) + " blocks";
+  });
+  TensorMap mixed;
+  for (const TensorSpec& spec : specs)
+    mixed[spec.name] = mix(alpha[layout.block_of(spec)], copies_of(bases, params, spec.name));
+  return mixed;
+}
+
+std::vector<Tensor> detached(const std::vector<Tensor>& tensors) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : tensors) out.push_back(t.detach());
+  return out;
+}
 }  // namespace
 
 TensorMap mix_parameters(const ResNet& net, const MixerLayout& layout, const Bases& bases,
                          const std::vector<Tensor>& alpha) {
-  check_arg(static_cast<int>(alpha.size()) == layout.num_blocks, "mix_parameters", [&] {
-    return std::to_string(alpha.size()) + " mixers for " + std::to_string(layout.num_blocks) + " blocks";
-  });
+  return mix_all(net.parameters(), layout, bases, true, alpha);
+}
+
+TensorMap mix_parameter_leaves(const ResNet& net, const MixerLayout& layout, const Bases& bases,
+                               const std::vector<Tensor>& alpha) {
   TensorMap mixed;
-  for (const TensorSpec& spec : net.parameters()) {
-    mixed[spec.name] = mix(alpha[layout.block_of(spec)], copies_of(bases, true, spec.name));
+  {
+    NoGradGuard no_grad;
+    mixed = mix_all(net.parameters(), layout, bases, true, detached(alpha));
   }
+  for (auto& [name, t] : mixed) t.set_requires_grad(true);
   return mixed;
+}
+
+std::vector<std::vector<Tensor>> backward_mixing(const ResNet& net, const MixerLayout& layout, const Bases& bases,
+                                                 const std::vector<std::vector<Tensor>>& alphas,
+                                                 const std::vector<TensorMap>& mixed) {
+  NoGradGuard no_grad;
+  std::vector<std::vector<Tensor>> grad_alphas(alphas.size());
+  for (size_t g = 0; g < alphas.size(); ++g)
+    for (const Tensor& a : alphas[g]) grad_alphas[g].push_back(Tensor::zeros(a.shape(), DType::F32, a.device()));
+  for (const TensorSpec& spec : net.parameters()) {
+    const int block = layout.block_of(spec);
+    std::vector<Tensor> alpha, grads, grad_bases;
+    for (size_t g = 0; g < alphas.size(); ++g) {
+      const Tensor& theta = mixed[g].at(spec.name);
+      const Tensor grad = theta.grad();  // undefined where the loss did not reach the parameter
+      alpha.push_back(alphas[g][block].detach());
+      grads.push_back(grad.defined() ? grad : Tensor::zeros(theta.shape(), DType::F32, theta.device()));
+    }
+    for (int64_t q = 0; q < bases.count(); ++q) {
+      Tensor v = bases.params[q].at(spec.name);
+      if (v.requires_grad() && !v.grad().defined()) v.set_grad(Tensor::zeros(v.shape(), DType::F32, v.device()));
+      grad_bases.push_back(v.requires_grad() ? v.grad() : Tensor());
+    }
+    const std::vector<Tensor> grad_alpha =
+        mix_backward_groups(alpha, copies_of(bases, true, spec.name), grads, grad_bases);
+    for (size_t g = 0; g < alphas.size(); ++g) add_inplace(grad_alphas[g][block], grad_alpha[g]);
+  }
+  return grad_alphas;
+}
+
+void backward_into_mixers(const std::vector<std::vector<Tensor>>& alphas,
+                          const std::vector<std::vector<Tensor>>& grads) {
+  Tensor total;
+  for (size_t g = 0; g < alphas.size(); ++g) {
+    for (size_t b = 0; b < alphas[g].size(); ++b) {
+      Tensor term = matmul(reshape(alphas[g][b], {1, -1}), reshape(grads[g][b], {-1, 1}));
+      total = total.defined() ? add(total, term) : term;
+    }
+  }
+  if (total.defined() && total.requires_grad()) total.backward();
 }
 
 TensorMap mix_buffers(const ResNet& net, const MixerLayout& layout, const Bases& bases,
                       const std::vector<Tensor>& alpha) {
   NoGradGuard no_grad;
-  TensorMap mixed;
-  for (const TensorSpec& spec : net.buffers()) {
-    mixed[spec.name] = mix(alpha[layout.block_of(spec)].detach(), copies_of(bases, false, spec.name));
-  }
-  return mixed;
+  return mix_all(net.buffers(), layout, bases, false, detached(alpha));
 }
 
 void distribute_buffer_updates(const ResNet& net, const MixerLayout& layout, const TensorMap& before,

@@ -44,6 +44,25 @@ struct Bases {
 TensorMap mix_parameters(const ResNet& net, const MixerLayout& layout, const Bases& bases,
                          const std::vector<Tensor>& alpha);
 
+// Stage 3's mixing with the backward deferred. mix_parameter_leaves mixes as
+// mix_parameters does but records nothing: each mixed parameter is a leaf
+// that collects one task group's gradient. After the groups' backward pass,
+// backward_mixing takes all of them to the bases in one pass a parameter
+// (mix_backward_groups): basis q's .grad receives sum_g alpha_g[block, q] *
+// dL/dtheta_g; it returns dL/dalpha_g for each group g and block, for the
+// caller to carry on into the mixers' source. (The groups' own mix ops wrote
+// and re-read Q gradients a group and a parameter: 7% of a stage-3 step, perf.)
+TensorMap mix_parameter_leaves(const ResNet& net, const MixerLayout& layout, const Bases& bases,
+                               const std::vector<Tensor>& alpha);
+std::vector<std::vector<Tensor>> backward_mixing(const ResNet& net, const MixerLayout& layout, const Bases& bases,
+                                                 const std::vector<std::vector<Tensor>>& alphas,
+                                                 const std::vector<TensorMap>& mixed);
+// Carries backward_mixing's gradients on from the mixers alphas[g][b] into
+// what computed them (the mixer predictor): the backward pass of the sum over
+// groups and blocks of <alpha, grad>, grad held constant.
+void backward_into_mixers(const std::vector<std::vector<Tensor>>& alphas,
+                          const std::vector<std::vector<Tensor>>& grads);
+
 // The personalized running statistics, mixed like weights (no gradient).
 TensorMap mix_buffers(const ResNet& net, const MixerLayout& layout, const Bases& bases,
                       const std::vector<Tensor>& alpha);

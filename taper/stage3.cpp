@@ -102,11 +102,11 @@ TaperModel views(const TrainState& s, const Experiment& exp) {
   return m;
 }
 
-// One group: mixed weights, a training forward, the selected loss; the
-// basis running statistics receive their share of the group's update.
-Tensor group_loss(const Experiment& exp, TaperModel& model, const std::vector<Tensor>& alpha, const Tensor& images,
-                  const Tensor& labels, const Task& task, int64_t* correct) {
-  const TensorMap params = mix_parameters(exp.arch, exp.layout, model.bases, alpha);
+// One group: a training forward with its mixed parameters (leaves, see
+// mix_parameter_leaves), the selected loss; the basis running statistics
+// receive their share of the group's update.
+Tensor group_loss(const Experiment& exp, TaperModel& model, const TensorMap& params, const std::vector<Tensor>& alpha,
+                  const Tensor& images, const Tensor& labels, const Task& task, int64_t* correct) {
   const TensorMap before = mix_buffers(exp.arch, exp.layout, model.bases, alpha);
   TensorMap after;
   for (const auto& [n, t] : before) after[n] = t.clone();
@@ -157,15 +157,19 @@ TaperModel train_stage3(const StageContext& ctx, Bases initial, const std::strin
     const int64_t first = (*step_index)++ * groups;
     const std::vector<Task> tasks(plan_now->tasks.begin() + first, plan_now->tasks.begin() + first + groups);
     auto alphas = exp.predictor.mixers(model->predictor_params, model->predictor_buffers, exp.describe_all(tasks).to(exp.device), true);
+    std::vector<TensorMap> mixed;
     Tensor total;
     int64_t correct = 0;
     for (int64_t g = 0; g < groups; ++g) {
-      Tensor loss = group_loss(exp, *model, alphas[g], slice_rows(b.images, g * group_size, (g + 1) * group_size),
+      mixed.push_back(mix_parameter_leaves(exp.arch, exp.layout, model->bases, alphas[g]));
+      Tensor loss = group_loss(exp, *model, mixed.back(), alphas[g],
+                               slice_rows(b.images, g * group_size, (g + 1) * group_size),
                                slice_rows(b.labels, g * group_size, (g + 1) * group_size), tasks[g], &correct);
       loss = scale(loss, 1.0f / static_cast<float>(groups));
       total = total.defined() ? add(total, loss) : loss;
     }
-    total.backward();
+    total.backward();  // to each group's mixed parameters
+    backward_into_mixers(alphas, backward_mixing(exp.arch, exp.layout, model->bases, alphas, mixed));
     return StepOutcome{total.item(), correct, b.labels.numel()};
   };
   run_stage(ctx.run_dir, plan, state, ctx.resume, ctx.metadata);

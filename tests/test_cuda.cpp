@@ -398,6 +398,30 @@ TEST_CASE("cuda: basis mixing matches the CPU, in the mixers and every basis") {
   compare_op("mix, large", [](auto& in) { return mix(in[0], {in[1], in[2]}); }, half);
 }
 
+TEST_CASE("cuda: stage 3's grouped mixing backward matches the CPU") {
+  REQUIRE_GPU_OR_SKIP();
+  for (int groups : {2, 40}) {  // 40: more groups than one kernel launch takes
+    CAPTURE(groups);
+    const int q_count = 3;
+    std::vector<Tensor> alphas, grads, bases, grad_bases;
+    for (int g = 0; g < groups; ++g) {
+      alphas.push_back(randn({q_count}, 120 + g));
+      grads.push_back(randn({100003}, 200 + g));
+    }
+    for (int q = 0; q < q_count; ++q) {
+      bases.push_back(randn({100003}, 300 + q));
+      grad_bases.push_back(randn({100003}, 310 + q));
+    }
+    std::vector<Tensor> gpu_grad_bases = on_device(grad_bases, kGpu);
+    const std::vector<Tensor> cpu_out = mix_backward_groups(alphas, bases, grads, grad_bases);
+    const std::vector<Tensor> gpu_out = mix_backward_groups(on_device(alphas, kGpu), on_device(bases, kGpu),
+                                                            on_device(grads, kGpu), gpu_grad_bases);
+    for (int g = 0; g < groups; ++g) CHECK(relative_error(gpu_out[g].to(Device::cpu()), cpu_out[g]) <= kTolerance);
+    for (int q = 0; q < q_count; ++q)
+      CHECK(relative_error(gpu_grad_bases[q].to(Device::cpu()), grad_bases[q]) <= kTolerance);
+  }
+}
+
 TEST_CASE("cuda: SGD steps match the CPU (momentum, Nesterov, weight decay)") {
   REQUIRE_GPU_OR_SKIP();
   for (const SgdHyper h : {SgdHyper{0.1f, 0.0f, 0.0f, 0.0f, false}, SgdHyper{0.1f, 0.9f, 0.0f, 1e-4f, false},

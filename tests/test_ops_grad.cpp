@@ -175,6 +175,53 @@ TEST_CASE("gradcheck: basis mixing reaches alpha and every basis") {
   CHECK(gradcheck(f, net) == "");
 }
 
+// Stage 3's one pass over its task groups: what G mix ops' backward passes
+// give, the bases' gradients added to what they hold; 9,001 values span three
+// of the CPU kernel's blocks. Mismatched inputs are refused by name.
+TEST_CASE("mix_backward_groups: the sum of G mix backward passes; bad inputs") {
+  const int groups = 3, q_count = 4;
+  V bases, alphas, grads;
+  for (int q = 0; q < q_count; ++q) bases.push_back(randn({9001}, 90 + q).set_requires_grad(true));
+  for (int g = 0; g < groups; ++g) {
+    alphas.push_back(randn({q_count}, 95 + g).set_requires_grad(true));
+    grads.push_back(randn({9001}, 99 + g));
+  }
+  Tensor total;
+  for (int g = 0; g < groups; ++g) {
+    Tensor term = matmul(reshape(mix(alphas[g], bases), {1, -1}), reshape(grads[g], {-1, 1}));
+    total = total.defined() ? add(total, term) : term;
+  }
+  total.backward();
+  V grad_bases;
+  for (int q = 0; q < q_count; ++q) grad_bases.push_back(randn({9001}, 110 + q));  // added to
+  const V held = [&] { V c; for (const Tensor& t : grad_bases) c.push_back(t.clone()); return c; }();
+  V plain_alphas;
+  for (const Tensor& a : alphas) plain_alphas.push_back(a.detach());
+  const V grad_alphas = mix_backward_groups(plain_alphas, bases, grads, grad_bases);
+  auto close = [](const std::vector<float>& got, const std::vector<float>& want) {
+    double worst = 0.0;
+    for (size_t i = 0; i < want.size(); ++i)
+      worst = std::max(worst, std::fabs(got[i] - want[i]) / (1e-5 + 1e-5 * std::fabs(want[i])));
+    return worst <= 1.0;
+  };
+  for (int q = 0; q < q_count; ++q) {
+    CAPTURE(q);
+    std::vector<float> want = bases[q].grad().to_vector();
+    const std::vector<float> before = held[q].to_vector();
+    for (size_t i = 0; i < want.size(); ++i) want[i] += before[i];
+    CHECK(close(grad_bases[q].to_vector(), want));
+  }
+  for (int g = 0; g < groups; ++g) CHECK(close(grad_alphas[g].to_vector(), alphas[g].grad().to_vector()));
+  V none(q_count);  // undefined basis gradients are skipped: only the mixers' gradients
+  CHECK(close(mix_backward_groups(plain_alphas, bases, grads, none)[1].to_vector(), alphas[1].grad().to_vector()));
+  CHECK_THROWS_WITH_AS(mix_backward_groups(plain_alphas, bases, V(grads.begin(), grads.end() - 1), grad_bases),
+                       doctest::Contains("3 mixers for 2 gradients"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(mix_backward_groups(plain_alphas, bases, {grads[0], grads[1], randn({9000}, 1)}, grad_bases),
+                       doctest::Contains("gradient 2 has shape"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(mix_backward_groups(plain_alphas, V(bases.begin(), bases.end() - 1), grads, grad_bases),
+                       doctest::Contains("4 basis gradients for 3 bases"), std::invalid_argument);
+}
+
 TEST_CASE("gradcheck: batched matmul with every transpose combination") {
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {

@@ -279,6 +279,60 @@ TEST_CASE("taper: gradients of a mixed ResNet reach every basis and every mixer"
   }
 }
 
+// Stage 3's step takes its task groups' gradients to the bases and mixers in
+// one pass a parameter (mix_parameter_leaves, backward_mixing,
+// backward_into_mixers): the same gradients as autograd through each group's
+// mix_parameters.
+TEST_CASE("taper: the deferred mixing backward of several task groups gives autograd's gradients") {
+  const ResNet net = tiny_resnet("resnet8", 4);
+  const MixerLayout layout = make_mixer_layout(net, "block", "own", "own");
+  Bases bases = make_bases(net, 3, 51);
+  const int groups = 3;
+  std::vector<std::vector<Tensor>> logits(groups);
+  for (int g = 0; g < groups; ++g)
+    for (int b = 0; b < layout.num_blocks; ++b)
+      logits[g].push_back(randn({1, 3}, 60 + 10 * g + b, 0.5f).set_requires_grad(true));
+  auto gradients = [&](bool deferred) {
+    std::vector<std::vector<Tensor>> alphas(groups);
+    std::vector<TensorMap> mixed;
+    Tensor total;
+    for (int g = 0; g < groups; ++g) {
+      for (const Tensor& l : logits[g]) alphas[g].push_back(reshape(softmax(l), {3}));
+      mixed.push_back(deferred ? mix_parameter_leaves(net, layout, bases, alphas[g])
+                               : mix_parameters(net, layout, bases, alphas[g]));
+      TensorMap buffers = clone_map(bases.buffers[0]);
+      const Tensor y = net.forward(mixed.back(), buffers, randn({2, 3, 8, 8}, 70 + g), true);
+      const Tensor loss = cross_entropy(y, Tensor::from_labels({g, 3 - g}));
+      total = total.defined() ? add(total, loss) : loss;
+    }
+    total.backward();
+    if (deferred) backward_into_mixers(alphas, backward_mixing(net, layout, bases, alphas, mixed));
+    std::vector<std::vector<float>> out;
+    for (TensorMap& p : bases.params) {
+      for (auto& [name, t] : p) {
+        out.push_back(t.grad().to_vector());
+        t.zero_grad();
+      }
+    }
+    for (auto& group : logits) {
+      for (Tensor& l : group) {
+        out.push_back(l.grad().to_vector());
+        l.zero_grad();
+      }
+    }
+    return out;
+  };
+  const auto want = gradients(false), got = gradients(true);
+  REQUIRE(got.size() == want.size());
+  double worst = 0.0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    REQUIRE(got[i].size() == want[i].size());
+    for (size_t j = 0; j < want[i].size(); ++j)
+      worst = std::max(worst, std::fabs(got[i][j] - want[i][j]) / (1e-6 + 1e-4 * std::fabs(want[i][j])));
+  }
+  CHECK(worst <= 1.0);
+}
+
 TEST_CASE("taper: finite differences agree with d(loss)/d(mixer logits) through a whole mixed ResNet") {
   const ResNet net = tiny_resnet("resnet8", 4);
   for (const bool training : {false, true}) {

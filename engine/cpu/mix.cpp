@@ -72,4 +72,38 @@ void CpuBackend::mix_backward(const Tensor& alpha, const std::vector<Tensor>& ba
   }
 }
 
+// Block by block: each basis block is read once, the G gradient blocks stay
+// in L2, each basis gradient block is read and written once (G separate
+// mix_backward calls wrote Q gradients a group for autograd to add up).
+void CpuBackend::mix_backward_groups(const std::vector<Tensor>& alphas, const std::vector<Tensor>& bases,
+                                     const std::vector<Tensor>& grads, std::vector<Tensor>& grad_alphas,
+                                     std::vector<Tensor>& grad_bases) {
+  const int64_t n = bases[0].numel(), q_count = static_cast<int64_t>(bases.size()),
+                g_count = static_cast<int64_t>(grads.size());
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> partial(blocks * g_count * q_count, 0.0);  // summed in block order, as in mix_backward
+#pragma omp parallel for schedule(static) if (n * q_count * g_count > kParallelGrain)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t start = b * kBlock, end = std::min(n, start + kBlock);
+    for (int64_t q = 0; q < q_count; ++q) {
+      float* gv = grad_bases[q].defined() ? grad_bases[q].f32() : nullptr;
+      for (int64_t g = 0; g < g_count; ++g) {
+        const float* gr = grads[g].f32();
+        partial[(b * g_count + g) * q_count + q] = dot(gr, bases[q].f32(), start, end);
+        if (!gv) continue;
+        const float a = alphas[g].f32()[q];
+        for (int64_t i = start; i < end; ++i) gv[i] += a * gr[i];
+      }
+    }
+  }
+  for (int64_t g = 0; g < g_count; ++g) {
+    float* ga = grad_alphas[g].f32();
+    for (int64_t q = 0; q < q_count; ++q) {
+      double s = 0.0;
+      for (int64_t b = 0; b < blocks; ++b) s += partial[(b * g_count + g) * q_count + q];
+      ga[q] = static_cast<float>(s);
+    }
+  }
+}
+
 }  // namespace taper

@@ -102,6 +102,9 @@ class CudaBackend final : public Backend {
   void mix(const Tensor& alpha, const std::vector<Tensor>& bases, Tensor& out) override;
   void mix_backward(const Tensor& alpha, const std::vector<Tensor>& bases, const Tensor& grad_out,
                     Tensor& grad_alpha, std::vector<Tensor>& grad_bases) override;
+  void mix_backward_groups(const std::vector<Tensor>& alphas, const std::vector<Tensor>& bases,
+                           const std::vector<Tensor>& grads, std::vector<Tensor>& grad_alphas,
+                           std::vector<Tensor>& grad_bases) override;
 
   void pad_crop_normalize(const Tensor& images, const Tensor& crops, Tensor& out, const PadCropNormalize& p) override;
 
