@@ -72,16 +72,18 @@ std::vector<std::vector<Tensor>> backward_mixing(const ResNet& net, const MixerL
                                                  const std::vector<std::vector<Tensor>>& alphas,
                                                  const std::vector<TensorMap>& mixed) {
   NoGradGuard no_grad;
-  std::vector<std::vector<Tensor>> grad_alphas(alphas.size());
-  for (size_t g = 0; g < alphas.size(); ++g)
+  std::vector<std::vector<Tensor>> fixed, grad_alphas(alphas.size());
+  for (size_t g = 0; g < alphas.size(); ++g) {
+    fixed.push_back(detached(alphas[g]));
     for (const Tensor& a : alphas[g]) grad_alphas[g].push_back(Tensor::zeros(a.shape(), DType::F32, a.device()));
+  }
   for (const TensorSpec& spec : net.parameters()) {
     const int block = layout.block_of(spec);
     std::vector<Tensor> alpha, grads, grad_bases;
     for (size_t g = 0; g < alphas.size(); ++g) {
       const Tensor& theta = mixed[g].at(spec.name);
       const Tensor grad = theta.grad();  // undefined where the loss did not reach the parameter
-      alpha.push_back(alphas[g][block].detach());
+      alpha.push_back(fixed[g][block]);
       grads.push_back(grad.defined() ? grad : Tensor::zeros(theta.shape(), DType::F32, theta.device()));
     }
     for (int64_t q = 0; q < bases.count(); ++q) {

@@ -49,7 +49,7 @@ void CpuBackend::mix_backward(const Tensor& alpha, const std::vector<Tensor>& ba
   const float* a = alpha.f32();
   const float* g = grad_out.f32();
   const int64_t n = grad_out.numel(), q_count = static_cast<int64_t>(bases.size());
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const int64_t blocks = ceil_div(n, kBlock);
   // Per-block partial dot products, summed in block order afterwards: the
   // same result for any thread count.
   std::vector<double> partial(blocks * q_count, 0.0);
@@ -80,7 +80,7 @@ void CpuBackend::mix_backward_groups(const std::vector<Tensor>& alphas, const st
                                      std::vector<Tensor>& grad_bases) {
   const int64_t n = bases[0].numel(), q_count = static_cast<int64_t>(bases.size()),
                 g_count = static_cast<int64_t>(grads.size());
-  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const int64_t blocks = ceil_div(n, kBlock);
   std::vector<double> partial(blocks * g_count * q_count, 0.0);  // summed in block order, as in mix_backward
 #pragma omp parallel for schedule(static) if (n * q_count * g_count > kParallelGrain)
   for (int64_t b = 0; b < blocks; ++b) {
